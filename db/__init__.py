@@ -1,0 +1,1 @@
+"""Database layer: every table lives in :mod:`db.models`, engines and sessions in :mod:`db.session`."""
