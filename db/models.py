@@ -48,7 +48,7 @@ def _in(column: str, enum: type[StrEnum] | list[str], *, nullable: bool = False)
 
 
 def _when(**kwargs: Any) -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
 
 
 class User(SQLModel, table=True):
@@ -181,7 +181,7 @@ class ModelRun(SQLModel, table=True):
     error: str | None = None
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = _when()
-    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class FoldAssignment(SQLModel, table=True):
@@ -268,8 +268,8 @@ class Study(SQLModel, table=True):
     washout: int = 5
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = _when()
-    opened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    opened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class StudyExpert(SQLModel, table=True):
@@ -350,9 +350,9 @@ class RelabelItem(SQLModel, table=True):
     score: float
     status: str = Field(default=QueueStatus.OPEN.value, max_length=16)
     claimed_by_id: int | None = Field(default=None, foreign_key="users.id")
-    claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     resolved_by_id: int | None = Field(default=None, foreign_key="users.id")
-    resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class AuditLog(SQLModel, table=True):

@@ -20,7 +20,12 @@ class UserError(ValueError):
 
 
 def create_user(
-    *, session: Session, username: str, password: str, role: Role | str, display_name: str | None = None,
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role | str,
+    display_name: str | None = None,
     actor_id: int | None = None,
 ) -> User:
     """Create an account; usernames are lower-case and passwords are only ever stored hashed."""
@@ -36,12 +41,23 @@ def create_user(
     if session.exec(select(User).where(User.username == name)).first() is not None:
         raise UserError(f"The username {name!r} is taken.")
     hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
-    user = User(username=name, display_name=(display_name or name).strip()[:128], password_hash=hashed,
-                role=role_value.value)
+    user = User(
+        username=name,
+        display_name=(display_name or name).strip()[:128],
+        password_hash=hashed,
+        role=role_value.value,
+    )
     session.add(user)
     session.flush()
-    record(session=session, action="user.create", entity="user", entity_id=user.id, user_id=actor_id,
-           username=name, role=role_value.value)
+    record(
+        session=session,
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
+        user_id=actor_id,
+        username=name,
+        role=role_value.value,
+    )
     return user
 
 
