@@ -1,0 +1,170 @@
+"""Highlight ratios (the paper's Table 5), off-target counts and class guesses on hand-built studies."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reviewer.stats_data import AnswerRecord, unblind
+from reviewer.stats_patterns import TARGET_PATTERNS, guess_accuracy, highlight_ratios, off_target_counts
+from tests.code.test_stats_data import answer
+
+# Pattern, class, videos the reference expert (E1) saw it in, and test-CAM highlights per expert.
+TABLE_5 = [
+    ("consolidation", "pneumonia", 18, {1: 17, 2: 17}),
+    ("a_lines", "healthy", 13, {1: 6, 2: 10}),
+    ("b_lines", "covid", 12, {1: 0, 2: 6}),
+    ("pleural_line_irregularity", "covid", 20, {1: 9}),  # read by one expert only
+]
+
+
+def table_5_study() -> pd.DataFrame:
+    """Born et al.'s counts; E2 lists no visible pattern, to show that E1 alone sets the denominator."""
+    records: list[AnswerRecord] = []
+    video = 0
+    for pattern, label, n, hits in TABLE_5:
+        for index in range(n):
+            video += 1
+            for expert, k in hits.items():
+                records.append(
+                    answer(
+                        len(records),
+                        video,
+                        expert,
+                        label=label,
+                        visible=[pattern] if expert == 1 else [],
+                        test_patterns=[pattern] if index < k else [],
+                        left="test" if video % 2 else "train",
+                    )
+                )
+    return unblind(records)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "n", "highlighted", "fraction", "ratio"),
+    [
+        ("consolidation", 18, {"E1": 17, "E2": 17}, "17/18", 17 / 18),
+        ("a_lines", 13, {"E1": 6, "E2": 10}, "8/13", 8 / 13),
+        ("b_lines", 12, {"E1": 0, "E2": 6}, "3/12", 3 / 12),
+        ("pleural_line_irregularity", 20, {"E1": 9}, "9/20", 9 / 20),
+    ],
+)
+def test_table_5_counts_reproduce_the_papers_ratios(
+    pattern: str, n: int, highlighted: dict[str, int], fraction: str, ratio: float
+) -> None:
+    ratios = {(r.pattern, r.cam_type): r for r in highlight_ratios(table_5_study())}
+    test = ratios[(pattern, "test")]
+    assert (test.n, test.highlighted, test.fraction, test.message) == (n, highlighted, fraction, None)
+    assert test.ratio == pytest.approx(ratio)
+    assert test.seen == {name: n for name in highlighted}
+    train = ratios[(pattern, "train")]
+    assert (train.n, train.ratio, train.fraction) == (n, 0.0, f"0/{n}")
+
+
+def test_a_pattern_nobody_saw_has_no_ratio() -> None:
+    ratios = highlight_ratios(table_5_study())
+    assert len(ratios) == 2 * len(TARGET_PATTERNS)
+    effusion = next(r for r in ratios if r.pattern == "pleural_effusion")
+    assert (effusion.n, effusion.ratio, effusion.mean_k, effusion.fraction) == (0, None, None, None)
+    assert effusion.message == "the reference expert saw pleural_effusion in no video"
+
+
+def test_ratios_per_class() -> None:
+    covid = {(r.pattern, r.cam_type): r for r in highlight_ratios(table_5_study(), label="covid")}
+    assert covid[("b_lines", "test")].fraction == "3/12"
+    assert covid[("pleural_line_irregularity", "test")].fraction == "9/20"
+    assert (
+        covid[("consolidation", "test")].message
+        == "the reference expert saw consolidation in no video of class covid"
+    )
+    (viral, *_) = highlight_ratios(table_5_study(), label="viral")
+    assert (viral.n, viral.ratio, viral.message) == (0, None, "no videos of class viral")
+
+
+def test_experts_who_read_part_of_the_videos() -> None:
+    frame = unblind(
+        [
+            answer(1, 10, 1, visible=["a_lines"], test_patterns=["a_lines"]),
+            answer(2, 11, 1, visible=["a_lines"]),
+            answer(3, 10, 2, test_patterns=["a_lines"]),
+        ]
+    )
+    result = next(r for r in highlight_ratios(frame, patterns=["a_lines"]) if r.cam_type == "test")
+    assert (result.n, result.seen, result.highlighted) == (2, {"E1": 2, "E2": 1}, {"E1": 1, "E2": 1})
+    assert (result.ratio, result.mean_k) == (pytest.approx((1 / 2 + 1 / 1) / 2), 1.0)
+    assert result.message == "experts read different subsets of these videos: ratio is the mean of k_e/n_e"
+
+
+def test_without_a_reference_expert() -> None:
+    frame = unblind([answer(1, 10, 1, visible=["a_lines"], reference=0)])
+    (result, _) = highlight_ratios(frame, patterns=["a_lines"])
+    assert (result.ratio, result.message) == (None, "no reference expert answers for the videos")
+
+
+def test_off_target_counts_by_structure_and_cam() -> None:
+    frame = unblind(
+        [
+            answer(1, 10, 1, test_patterns=["skin"]),
+            answer(2, 10, 2, test_patterns=["skin"], left="test"),
+            answer(3, 11, 2, train_patterns=["fat", "muscle"]),
+            answer(4, 12, 1, test_patterns=["other", "b_lines"]),
+        ]
+    )
+    counts = {(c.structure, c.cam_type): c.n_videos for c in off_target_counts(frame)}
+    assert len(counts) == 5 * 3
+    assert (counts[("skin", "test")], counts[("skin", "train")], counts[("skin", "any")]) == (1, 0, 1)
+    assert (counts[("fat", "train")], counts[("muscle", "train")], counts[("rib_shadow", "any")]) == (1, 1, 0)
+    assert (counts[("any", "test")], counts[("any", "train")], counts[("any", "any")]) == (1, 1, 2)
+
+
+def guesses() -> pd.DataFrame:
+    return unblind(
+        [
+            answer(1, 10, label="covid", predicted="covid", guess="covid"),
+            answer(2, 11, label="covid", predicted="pneumonia", guess="pneumonia"),
+            answer(3, 12, label="healthy", predicted="healthy", guess="unsure"),
+            answer(4, 13, label="pneumonia", predicted="pneumonia", guess="covid"),
+            answer(5, 14, label="healthy", predicted=None, guess="healthy"),
+            answer(6, 15, label="covid", predicted="covid", guess=None),
+        ]
+    )
+
+
+def test_guesses_against_labels() -> None:
+    result = guess_accuracy(guesses())
+    assert (result.n_answers, result.n_unsure, result.n_missing, result.n_correct) == (5, 1, 1, 2)
+    assert (result.accuracy, result.accuracy_unsure_wrong, result.message) == (0.5, 0.4, None)
+    expected = pd.DataFrame(
+        [[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1]],
+        index=["covid", "pneumonia", "healthy"],
+        columns=["covid", "pneumonia", "healthy", "unsure"],
+    )
+    assert (result.confusion.to_numpy() == expected.to_numpy()).all()
+    assert list(result.confusion.index) == list(expected.index)
+    assert list(result.confusion.columns) == list(expected.columns)
+
+
+def test_guesses_against_the_model() -> None:
+    result = guess_accuracy(guesses(), versus="predicted")
+    assert (result.n_answers, result.n_unsure, result.n_missing, result.n_correct) == (4, 1, 2, 2)
+    assert (result.accuracy, result.accuracy_unsure_wrong) == (pytest.approx(2 / 3), 0.5)
+    assert (
+        result.confusion.loc["pneumonia", "covid"] == 1
+        and result.confusion.loc["pneumonia", "pneumonia"] == 1
+    )
+
+
+def test_guess_degenerate_cases() -> None:
+    unsure = guess_accuracy(unblind([answer(1, 10, guess="unsure")]))
+    assert (unsure.accuracy, unsure.accuracy_unsure_wrong, unsure.message) == (
+        None,
+        0.0,
+        "every guess was 'unsure'",
+    )
+    assert list(unsure.confusion.columns) == ["covid", "unsure"]
+    empty = guess_accuracy(unblind([]))
+    assert (empty.n_answers, empty.accuracy, empty.message) == (
+        0,
+        None,
+        "no answers with a class guess and a label",
+    )

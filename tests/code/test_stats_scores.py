@@ -1,0 +1,197 @@
+"""Scores, Wilcoxon signed-rank test and preferences on hand-computed fixtures, cross-checked with scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from reviewer.stats_data import unblind
+from reviewer.stats_scores import (
+    class_table,
+    preference_disagreement,
+    preference_test,
+    rank_biserial,
+    signed_rank_sums,
+    summarize_scores,
+    wilcoxon_by_expert,
+    wilcoxon_scores,
+    wilcoxon_test,
+)
+from tests.code.test_stats_data import answer
+
+
+def small_study() -> pd.DataFrame:
+    """E1 reads covid videos 10, 11 and pneumonia 12; E2 reads 10 and 12; E1 re-reads 10 (ignored)."""
+    return unblind(
+        [
+            answer(1, 10, 1, train=1, test=-1, prefer="train", left="test"),
+            answer(2, 11, 1, train=2, test=0, prefer="train"),
+            answer(3, 12, 1, train=0, test=3, prefer="test", label="pneumonia", left="test"),
+            answer(4, 10, 2, train=1, test=2, prefer="test"),
+            answer(5, 12, 2, train=0, test=3, prefer="test", label="pneumonia"),
+            answer(6, 10, 1, train=-3, test=3, prefer="equal", reread_of=1),
+        ]
+    )
+
+
+def test_overall_summary_by_hand() -> None:
+    train, test = summarize_scores(small_study())
+    assert (train.group, train.cam_type, train.n) == ("all", "train", 5)
+    assert train.mean == pytest.approx(4 / 5) and train.median == 1.0
+    assert train.sd == pytest.approx(math.sqrt(((0.2**2) * 2 + 1.2**2 + 0.8**2 * 2) / 4))
+    assert (test.n, test.mean, test.median) == (5, pytest.approx(7 / 5), 2.0)
+
+
+def test_per_class_and_per_expert_summaries() -> None:
+    by_class = summarize_scores(small_study(), by="label", groups=["covid", "pneumonia", "healthy"])
+    assert [(s.group, s.cam_type) for s in by_class][:2] == [("covid", "train"), ("covid", "test")]
+    covid_test, pneumonia_test = by_class[1], by_class[3]
+    assert covid_test.mean == pytest.approx(1 / 3) and pneumonia_test.mean == 3.0 and pneumonia_test.sd == 0.0
+    healthy = by_class[4]
+    assert (healthy.n, healthy.mean, healthy.sd, healthy.message) == (
+        0,
+        None,
+        None,
+        "no train-CAM scores for healthy",
+    )
+    by_expert = summarize_scores(small_study(), by="expert")
+    assert [s.group for s in by_expert] == ["E1", "E1", "E2", "E2"]
+    assert by_expert[3].mean == 2.5
+
+
+def test_single_score_has_no_sd() -> None:
+    only = summarize_scores(unblind([answer(1, 10, train=2, test=1)]))[0]
+    assert (only.n, only.mean, only.sd, only.message) == (
+        1,
+        2.0,
+        None,
+        "one score only: no standard deviation",
+    )
+
+
+def test_class_table_is_the_paper_like_pivot() -> None:
+    rows = class_table(small_study(), classes=["covid", "pneumonia", "healthy"])
+    covid, pneumonia, healthy = rows
+    assert (covid.name, covid.n_videos, covid.n_answers) == ("COVID-19", 2, 3)
+    assert covid.train_mean == pytest.approx(4 / 3) and covid.test_mean == pytest.approx(1 / 3)
+    assert covid.difference == pytest.approx(-1.0)
+    assert (pneumonia.test_mean, pneumonia.train_mean, pneumonia.difference) == (3.0, 0.0, 3.0)
+    assert (healthy.n_videos, healthy.test_mean, healthy.difference) == (0, None, None)
+    assert healthy.message == "no videos of class healthy"
+
+
+def test_signed_ranks_and_rank_biserial_by_hand() -> None:
+    # Non-zero |d| = 1, 2, 3, 2 -> ranks 1, 2.5, 4, 2.5; R+ = 1 + 4 + 2.5, R- = 2.5.
+    differences = [1, -2, 3, 0, 2]
+    assert signed_rank_sums(differences) == (7.5, 2.5)
+    assert rank_biserial(differences) == pytest.approx(0.5)
+    assert rank_biserial([0, 0]) is None
+    assert rank_biserial([1, 2]) == 1.0 and rank_biserial([-1]) == -1.0
+
+
+def test_rank_biserial_matches_scipys_one_sided_statistic() -> None:
+    differences = np.random.default_rng(3).integers(-6, 7, size=40)
+    nonzero = differences[differences != 0]
+    r_plus = stats.wilcoxon(nonzero, alternative="greater", method="asymptotic").statistic
+    total = nonzero.size * (nonzero.size + 1) / 2
+    assert rank_biserial(differences) == pytest.approx(2 * r_plus / total - 1)
+
+
+def test_wilcoxon_exact_by_hand() -> None:
+    # Five positive differences: P(R+ = 15) = 1/32 under H0, two-sided p = 2/32.
+    result = wilcoxon_test([1, 2, 3, 4, 5, 0, 0])
+    assert (result.n_pairs, result.n_nonzero, result.statistic) == (7, 5, 0.0)
+    assert result.p_value == pytest.approx(0.0625)
+    assert (result.rank_biserial, result.zero_method, result.message) == (1.0, "wilcox", None)
+    assert result.method == "exact (all sign flips)"
+
+
+@pytest.mark.parametrize("size", [9, 60])
+def test_wilcoxon_matches_scipy_on_the_same_numbers(size: int) -> None:
+    differences = np.random.default_rng(size).integers(-3, 5, size=size)
+    result = wilcoxon_test(differences)
+    nonzero = differences[differences != 0]
+    method = stats.PermutationMethod() if nonzero.size <= 13 else "asymptotic"
+    direct = stats.wilcoxon(nonzero, method=method)
+    assert result.n_nonzero == nonzero.size
+    assert result.statistic == pytest.approx(direct.statistic)
+    assert result.p_value == pytest.approx(direct.pvalue)
+    default = stats.wilcoxon(differences, zero_method="wilcox")
+    assert result.statistic == pytest.approx(default.statistic)
+
+
+@pytest.mark.parametrize(
+    ("differences", "message"),
+    [([0, 0, 0], "all differences are zero: the Wilcoxon test is undefined"), ([], "no paired scores")],
+)
+def test_wilcoxon_degenerate(differences: list[int], message: str) -> None:
+    result = wilcoxon_test(differences)
+    assert result.message is not None and result.message.startswith(message)
+    assert (result.statistic, result.p_value, result.rank_biserial) == (None, None, None)
+
+
+def test_wilcoxon_pooled_and_per_expert_pair_by_video_and_expert() -> None:
+    pooled = wilcoxon_scores(small_study())
+    # test - train of first reads: -2, -2, 3 (E1) and 1, 3 (E2); the re-read is left out.
+    direct = stats.wilcoxon([-2, -2, 3, 1, 3], method=stats.PermutationMethod())
+    assert (pooled.scope, pooled.n_pairs, pooled.p_value) == ("all experts", 5, pytest.approx(direct.pvalue))
+    e1, e2 = wilcoxon_by_expert(small_study())
+    assert (e1.scope, e1.n_pairs, e2.scope, e2.n_pairs) == ("E1", 3, "E2", 2)
+    assert e2.rank_biserial == 1.0 and e1.rank_biserial == pytest.approx((3 - 3) / 6)
+
+
+def test_wilcoxon_when_every_expert_scored_both_cams_equally() -> None:
+    flat = unblind([answer(1, 10, train=1, test=1), answer(2, 11, train=-2, test=-2)])
+    assert wilcoxon_scores(flat).message == "all differences are zero: the Wilcoxon test is undefined"
+
+
+def test_preference_by_hand() -> None:
+    prefs = ["test"] * 5 + ["train"] * 3 + ["equal"] * 2
+    frame = unblind(
+        [answer(i, 100 + i, prefer=p, left="test" if i % 2 else "train") for i, p in enumerate(prefs)]
+    )
+    result = preference_test(frame)
+    assert (result.n_answers, result.n_test, result.n_train, result.n_equal) == (10, 5, 3, 2)
+    assert (result.share_test, result.share_equal, result.share_test_decided) == (0.5, 0.2, 5 / 8)
+    # Two-sided exact binomial, n = 8: 2 * (1 + 8 + 28 + 56) / 256.
+    assert result.p_value == pytest.approx(186 / 256)
+    interval = stats.binomtest(5, 8).proportion_ci(method="exact")
+    assert (result.ci_low, result.ci_high) == (pytest.approx(interval.low), pytest.approx(interval.high))
+
+
+def test_preference_degenerate() -> None:
+    nothing = preference_test(unblind([]))
+    assert (nothing.n_answers, nothing.share_test, nothing.message) == (0, None, "no answers")
+    equal = preference_test(unblind([answer(1, 10), answer(2, 11)]))
+    assert (equal.share_equal, equal.share_test, equal.p_value) == (1.0, 0.0, None)
+    assert equal.message == "every answer rated the CAMs equal: no binomial test"
+
+
+def test_preference_disagreement_between_experts() -> None:
+    frame = unblind(
+        [
+            answer(1, 10, 1, prefer="test"),
+            answer(2, 10, 2, prefer="test"),
+            answer(3, 11, 1, prefer="test"),
+            answer(4, 11, 2, prefer="equal"),
+            answer(5, 12, 1, prefer="train"),
+            answer(6, 12, 2, prefer="train", left="test"),
+            answer(7, 13, 1, prefer="test"),
+            answer(8, 11, 2, prefer="test", reread_of=4),
+        ]
+    )
+    result = preference_disagreement(frame)
+    assert (result.n_videos, result.n_disagree, result.share, result.message) == (3, 1, 1 / 3, None)
+
+
+def test_preference_disagreement_with_one_expert() -> None:
+    result = preference_disagreement(unblind([answer(1, 10), answer(2, 11)]))
+    assert (result.n_videos, result.share, result.message) == (
+        0,
+        None,
+        "no video was read by two or more experts",
+    )
