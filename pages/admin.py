@@ -1,0 +1,94 @@
+"""Administration: accounts now; importing data, training models and running studies in later issues."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import FORM_PX, ROLE_NAMES, Viewer, require_role, unit_of_work
+from reviewer.users import UserError, create_user, list_users
+from reviewer.vocab import Role
+
+admin = require_role(Role.ADMIN)
+st.title("Administration", anchor=False)
+users_tab, import_tab, training_tab, studies_tab = st.tabs(
+    ["Users", "Data import", "Model training", "Studies"]
+)
+
+
+def _create_user_form(actor: Viewer) -> None:
+    with st.form("admin_create_user", clear_on_submit=True, width=FORM_PX):
+        st.subheader("New account", anchor=False)
+        username = st.text_input(
+            "Username", key="admin_new_username", help="Lower-case letters, digits, . _ -"
+        )
+        display_name = st.text_input("Full name", key="admin_new_display_name")
+        roles = list(Role)
+        role = st.selectbox(
+            "Role",
+            roles,
+            index=roles.index(Role.EXPERT),
+            format_func=ROLE_NAMES.__getitem__,
+            key="admin_new_role",
+        )
+        password = st.text_input("Initial password", key="admin_new_password", type="password")
+        submitted = st.form_submit_button("Create account", key="admin_create_submit", type="primary")
+    if not submitted:
+        return
+    try:
+        with unit_of_work() as session:
+            created = create_user(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name or None,
+                actor_id=actor.id,
+            )
+    except UserError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.success(f"Account **{created.username}** created.", icon=":material/person_add:")
+
+
+def _accounts() -> None:
+    st.subheader("Accounts", anchor=False)
+    with unit_of_work() as session:
+        users = list_users(session=session)
+    st.dataframe(
+        [
+            {
+                "Username": user.username,
+                "Name": user.display_name,
+                "Role": ROLE_NAMES[Role(user.role)],
+                "Active": user.active,
+                "Created": user.created_at,
+            }
+            for user in users
+        ],
+        hide_index=True,
+    )
+
+
+with users_tab:
+    form_column, list_column = st.columns(2, gap="large")
+    with form_column:
+        _create_user_form(admin)
+    with list_column:
+        _accounts()
+
+with import_tab:
+    st.info(
+        "Uploading videos and importing the POCUS dataset will be available here. Until then use "
+        "`lusreview ingest FILE --label L --probe P` or `lusreview import-pocus PATH`.",
+        icon=":material/upload:",
+    )
+with training_tab:
+    st.info(
+        "Training the five-fold POCOVID-Net models and computing their heatmaps will be available here.",
+        icon=":material/model_training:",
+    )
+with studies_tab:
+    st.info(
+        "Setting up blinded expert studies (experts, videos, re-reads) will be available here.",
+        icon=":material/assignment:",
+    )

@@ -1,0 +1,31 @@
+"""Sign-in page: the only page a signed-out visitor can reach."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import APP_ICON, APP_TITLE, FORM_PX, sign_in, unit_of_work
+from reviewer.users import authenticate
+
+st.title(APP_TITLE, anchor=False)
+st.caption(
+    "Expert review of the heatmaps of a lung-ultrasound model. "
+    "Sign in with the account your administrator gave you."
+)
+
+with st.form("login_form", border=True, width=FORM_PX):
+    st.subheader("Sign in", anchor=False)
+    username = st.text_input("Username", key="login_username", autocomplete="username")
+    password = st.text_input(
+        "Password", key="login_password", type="password", autocomplete="current-password"
+    )
+    submitted = st.form_submit_button("Sign in", key="login_submit", type="primary", icon=APP_ICON)
+
+if submitted:
+    with unit_of_work() as session:
+        user = authenticate(session=session, username=username, password=password)
+    if user is None:
+        st.error("Unknown username or wrong password.", icon=":material/error:")
+    else:
+        sign_in(user)
+        st.rerun()

@@ -1,0 +1,206 @@
+"""The Streamlit app, driven in-process with AppTest against a real SQLite home."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from db.session import make_engine
+from pages.common import VIEWER_KEY, Viewer
+from reviewer.context import open_engine
+from reviewer.settings import Settings, load_settings
+from reviewer.users import authenticate
+from reviewer.vocab import Role
+from tests.code.stock import PASSWORD, stock_home
+
+PAGES = Path(__file__).resolve().parents[2] / "pages"
+TIMEOUT_S = 60  # first runs import SQLAlchemy, Alembic and bcrypt; generous so slow CI never flakes
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stocked home built once per module: bcrypt hashes and H.264 encoding are deliberately slow."""
+    template = load_settings(home=tmp_path_factory.mktemp("template") / "home")
+    engine = open_engine(template)
+    with Session(engine) as session:
+        stock_home(session, template)
+    engine.dispose()  # checkpoints the WAL, so the database file alone holds every row
+    return template.home
+
+
+@pytest.fixture
+def home(stocked: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private copy of the stocked home that the app finds through LUSREVIEW_HOME, as `serve` passes it."""
+    shutil.copytree(stocked, settings.home)
+    monkeypatch.setenv("LUSREVIEW_HOME", str(settings.home))
+    monkeypatch.delenv("LUSREVIEW_DB_URL", raising=False)
+    return settings
+
+
+def _app(script: str = "app.py") -> AppTest:
+    return AppTest.from_file(str(PAGES / script), default_timeout=TIMEOUT_S)
+
+
+def _signed_in(username: str, password: str = PASSWORD) -> AppTest:
+    at = _app().run()
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    return at.button(key="login_submit").click().run()
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [title.value for title in at.title]
+
+
+def test_strangers_only_get_the_sign_in_page(home: Settings) -> None:
+    at = _app().run()
+    assert not at.exception
+    assert _titles(at) == ["LUS review"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("browse.py")
+
+
+def test_wrong_password_is_refused_without_saying_which_part(home: Settings) -> None:
+    at = _signed_in("expert", "not the password")
+    assert [error.value for error in at.error] == ["Unknown username or wrong password."]
+    assert VIEWER_KEY not in at.session_state
+
+
+def test_login_lands_on_the_role_page_and_sign_out_forgets_the_user(home: Settings) -> None:
+    at = _signed_in("expert")
+    assert not at.exception
+    assert _titles(at) == ["Your studies"]
+    assert "No studies are assigned to you yet" in at.info[0].value
+    at.sidebar.button(key="app_sign_out").click().run()
+    assert _titles(at) == ["LUS review"]
+    assert VIEWER_KEY not in at.session_state
+
+
+def test_expert_navigation_has_no_admin_page(home: Settings) -> None:
+    at = _signed_in("expert")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("admin.py")
+    assert _titles(at.switch_page("browse.py").run()) == ["Data browser"]
+
+
+def test_admin_page_guard_stops_other_roles_even_if_reached_directly(home: Settings) -> None:
+    at = _app("admin.py")
+    at.session_state[VIEWER_KEY] = Viewer(id=2, username="expert", display_name="expert", role=Role.EXPERT)
+    at.run()
+    assert [error.value for error in at.error] == ["Your role does not give access to this page."]
+    assert not at.title
+
+
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [("expert.py", "Your studies"), ("annotator.py", "Labelling"), ("researcher.py", "Statistics")],
+)
+def test_admin_may_open_every_role_page(home: Settings, page: str, title: str) -> None:
+    at = _signed_in("admin")
+    assert _titles(at) == ["Administration"]
+    at.switch_page(page).run()
+    assert not at.exception
+    assert _titles(at) == [title]
+    assert at.info, "every role page explains what will appear there"
+
+
+def test_admin_creates_a_user_through_the_form(home: Settings) -> None:
+    at = _signed_in("admin")
+    at.text_input(key="admin_new_username").input("dr.rossi")
+    at.text_input(key="admin_new_display_name").input("Dr. Anna Rossi")
+    at.selectbox(key="admin_new_role").select(Role.EXPERT)
+    at.text_input(key="admin_new_password").input("a long initial password")
+    at.button(key="admin_create_submit").click().run()
+    assert not at.error
+    assert "dr.rossi" in at.success[0].value
+    assert "dr.rossi" in list(at.dataframe[0].value["Username"])
+    engine = make_engine(home.database_url)
+    with Session(engine) as session:
+        created = authenticate(session=session, username="dr.rossi", password="a long initial password")
+    engine.dispose()
+    assert created is not None
+    assert (created.role, created.display_name) == ("expert", "Dr. Anna Rossi")
+
+
+def test_admin_form_shows_why_a_user_cannot_be_created(home: Settings) -> None:
+    at = _signed_in("admin")
+    at.text_input(key="admin_new_username").input("expert")
+    at.text_input(key="admin_new_password").input("another long password")
+    at.button(key="admin_create_submit").click().run()
+    assert [error.value for error in at.error] == ["The username 'expert' is taken."]
+
+
+def _browser(role: str = "annotator") -> AppTest:
+    return _signed_in(role).switch_page("browse.py").run()
+
+
+def _listed(at: AppTest) -> list[str]:
+    return list(at.dataframe(key="browse_table").value["Name"])
+
+
+def test_browser_lists_videos_with_counts_per_class(home: Settings) -> None:
+    at = _browser()
+    assert not at.exception
+    assert _listed(at) == ["Cov-Atlas-B-lines.mp4", "Pneu-consolidation.mp4", "Reg-healthy.mp4"]
+    counts = {metric.label: metric.value for metric in at.metric}
+    assert (counts["COVID-19"], counts["Healthy"], counts["Viral pneumonia"]) == ("1", "1", "0")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("browse_label_filter", "pneumonia", ["Pneu-consolidation.mp4"]),
+        ("browse_probe_filter", "linear", ["Reg-healthy.mp4"]),
+        ("browse_pattern_filter", "b_lines", ["Cov-Atlas-B-lines.mp4"]),
+        ("browse_source_filter", "pocus", []),
+    ],
+)
+def test_browser_filters_show_the_right_rows(
+    home: Settings, key: str, value: str, expected: list[str]
+) -> None:
+    at = _browser()
+    at.selectbox(key=key).set_value(value).run()
+    if expected:
+        assert _listed(at) == expected
+    else:
+        assert at.info[-1].value == "No videos match these filters."
+
+
+def test_browser_text_search_is_case_insensitive(home: Settings) -> None:
+    at = _browser()
+    at.text_input(key="browse_search").input("HEALTHY").run()
+    assert _listed(at) == ["Reg-healthy.mp4"]
+
+
+def test_browser_shows_the_first_video_with_credit_and_frames(home: Settings) -> None:
+    at = _browser("expert")
+    assert (
+        at.subheader[0].value == "Cov\\-Atlas\\-B\\-lines\\.mp4"
+    )  # names are escaped, never rendered as Markdown
+    captions = [caption.value for caption in at.caption]
+    assert "Source: https\\://www\\.thepocusatlas\\.com/covid19" in captions
+    assert "Licence: CC BY\\-NC 4\\.0" in captions
+    assert at.expander[0].label == "Sampled frames (3)"
+    assert not at.warning
+
+
+def test_browser_opens_the_selected_row(home: Settings) -> None:
+    at = _browser()
+    at.session_state["browse_table"] = {"selection": {"rows": [2], "columns": [], "cells": []}}
+    at.run()
+    assert at.subheader[0].value == "Reg\\-healthy\\.mp4"
+
+
+def test_browser_warns_about_missing_files_instead_of_failing(home: Settings) -> None:
+    for stored in [*home.videos_dir.rglob("*.mp4"), *home.frames_dir.rglob("*_000.png")]:
+        stored.unlink()
+    at = _browser()
+    assert not at.exception
+    warnings = [warning.value for warning in at.warning]
+    assert any("is missing from the data folder" in warning for warning in warnings)
+    assert "1 of 3 frame files are missing." in warnings
+    assert at.expander[0].label == "Sampled frames (2)"
