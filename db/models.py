@@ -16,6 +16,7 @@ from sqlalchemy import JSON, CheckConstraint, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from reviewer.vocab import (
+    UNSURE,
     CamKind,
     LusClass,
     Pattern,
@@ -30,7 +31,7 @@ from reviewer.vocab import (
     values,
 )
 
-CLASS_GUESSES = [*values(LusClass), "unsure"]
+CLASS_GUESSES = [*values(LusClass), UNSURE]
 
 
 def utcnow() -> datetime:

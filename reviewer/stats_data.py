@@ -14,16 +14,15 @@ from typing import Any, TypedDict, cast
 
 import pandas as pd
 
-from reviewer.vocab import CamKind, LusClass, Pattern, Preference, values
+from reviewer.vocab import SCORE_MAX, SCORE_MIN, UNSURE, CamKind, LusClass, Pattern, Preference, values
 
-UNSURE = "unsure"
 EQUAL = Preference.EQUAL.value
 SIDES = ("A", "B")
 CAM_TYPES = tuple(values(CamKind))
 PREFERRED_TYPES = (*CAM_TYPES, EQUAL)
 CLASSES = tuple(values(LusClass))
 GUESSES = (*CLASSES, UNSURE)
-SCORE_RANGE = range(-3, 4)
+SCORE_RANGE = range(SCORE_MIN, SCORE_MAX + 1)
 
 COLUMNS: tuple[str, ...] = (
     "study_item_id",

@@ -146,6 +146,13 @@ class QueueStatus(StrEnum):
     DONE = "done"
 
 
+UNSURE = "unsure"
+"""An expert's class guess when they cannot tell; stored beside the class values."""
+
+SCORE_MIN, SCORE_MAX = -3, 3
+"""Heatmap usefulness scale: -3 "only distracting" to 3 "very helpful for diagnosis"."""
+
+
 def values(enum: type[StrEnum]) -> list[str]:
     """All stored values of an enum, for CHECK constraints and validation."""
     return [member.value for member in enum]
