@@ -312,6 +312,12 @@ class Answer(SQLModel, table=True):
         CheckConstraint("score_a IS NULL OR (score_a >= -3 AND score_a <= 3)", name="ck_score_a_range"),
         CheckConstraint("score_b IS NULL OR (score_b >= -3 AND score_b <= 3)", name="ck_score_b_range"),
         CheckConstraint("seconds_spent >= 0", name="ck_seconds_nonnegative"),
+        CheckConstraint("revision >= 1", name="ck_revision_positive"),
+        CheckConstraint(
+            "NOT complete OR (score_a IS NOT NULL AND score_b IS NOT NULL"
+            " AND preferred IS NOT NULL AND class_guess IS NOT NULL)",
+            name="ck_complete_answer_filled",
+        ),
         _in("preferred", Preference, nullable=True),
         _in("class_guess", CLASS_GUESSES, nullable=True),
     )

@@ -9,11 +9,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
 from db.models import Answer, ModelRun, Study, StudyItem, User, Video
-from db.session import make_engine, session_scope, upgrade
+from db.session import make_engine, read_scope, session_scope, upgrade
 
 
 def _video(**overrides: Any) -> Video:
@@ -135,3 +135,28 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path: Any) ->
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 1234
+
+
+def test_readers_do_not_wait_for_a_writer_holding_the_lock(tmp_path: Any) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}", busy_timeout_ms=200)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        session.add(_video())
+    with session_scope(engine) as writer:
+        writer.add(_video(checksum="b" * 64))
+        writer.flush()  # the writer holds the write lock from here until it commits
+        with read_scope(engine) as reader:
+            assert len(reader.exec(select(Video)).all()) == 1  # sees the committed row only
+        with pytest.raises(OperationalError, match="locked"), session_scope(engine) as second_writer:
+            second_writer.add(_video(checksum="c" * 64))
+    with read_scope(engine) as reader:
+        assert len(reader.exec(select(Video)).all()) == 2
+
+
+def test_complete_answers_need_every_required_field(any_engine: Engine) -> None:
+    def build(session: Session) -> None:
+        item, expert = _study_item(session)
+        session.add(Answer(item_id=item.id, expert_id=expert.id, score_a=1, score_b=2, complete=True))
+        session.flush()
+
+    _rejects(any_engine, build)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:58:03.588323
+Create Date: 2026-11-23 11:38:09.722539
 """
 
 from collections.abc import Sequence
@@ -415,6 +415,11 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "preferred IS NULL OR preferred IN ('a', 'b', 'equal')", name="ck_preferred_allowed"
         ),
+        sa.CheckConstraint(
+            "NOT complete OR (score_a IS NOT NULL AND score_b IS NOT NULL AND preferred IS NOT NULL AND class_guess IS NOT NULL)",
+            name="ck_complete_answer_filled",
+        ),
+        sa.CheckConstraint("revision >= 1", name="ck_revision_positive"),
         sa.CheckConstraint("score_a IS NULL OR (score_a >= -3 AND score_a <= 3)", name="ck_score_a_range"),
         sa.CheckConstraint("score_b IS NULL OR (score_b >= -3 AND score_b <= 3)", name="ck_score_b_range"),
         sa.CheckConstraint("seconds_spent >= 0", name="ck_seconds_nonnegative"),
