@@ -13,8 +13,8 @@ from typing import Literal
 
 import pandas as pd
 
-from reviewer.stats_data import CAM_TYPES, CLASSES, UNSURE, answer_rows, first_reads
-from reviewer.vocab import LUNG_PATTERNS, Pattern
+from reviewer.stats_data import CAM_TYPES, CLASSES, answer_rows, first_reads
+from reviewer.vocab import LUNG_PATTERNS, UNSURE, Pattern
 
 ANY = "any"
 # 'other' is free text and need not be off-target, so only named structures are counted.
