@@ -126,9 +126,41 @@ def cmd_videos(args: argparse.Namespace, settings: Settings) -> Any:
     """List stored videos with their labels and tags."""
     from db.session import session_scope
     from reviewer.catalog import list_videos
+    from reviewer.ingest import parse_label
 
+    label = parse_label(args.label).value if args.label else None
     with session_scope(_engine(settings)) as session:
-        return list_videos(session=session, label=args.label, limit=args.limit)
+        return list_videos(session=session, label=label, limit=args.limit)
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Train the 5-fold VGG-CAM ensemble on the stored labelled videos and record the run."""
+    from reviewer.ingest import parse_label
+    from reviewer.training import TrainConfig, train_model
+    from reviewer.vocab import Probe
+
+    config = TrainConfig(
+        weights=args.weights,
+        trainable_conv=bool(args.trainable_conv),
+        augmentations=args.augmentations,
+        epochs=args.epochs,
+        folds=args.folds,
+        input_size=args.input_size,
+        seed=args.seed,
+        probe=Probe(args.probe),
+        classes=tuple(parse_label(c) for c in args.classes.split(",")),
+    )
+    run = train_model(engine=_engine(settings), settings=settings, config=config, progress=_progress(args))
+    levels = run.metrics.get("levels", {})
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "config": run.config,
+        "videos": len(run.data_snapshot),
+        "weights_dir": run.weights_dir,
+        "accuracy": {name: level["pooled"]["accuracy"] for name, level in levels.items()},
+        "balanced_accuracy": {name: level["pooled"]["balanced_accuracy"] for name, level in levels.items()},
+    }
 
 
 def _streamlit_command(settings: Settings, port: int | None) -> list[str]:
@@ -214,6 +246,18 @@ def _parser() -> argparse.ArgumentParser:
     p = add("videos", cmd_videos, "List stored videos.")
     p.add_argument("--label")
     p.add_argument("--limit", type=int, default=1000)
+    p = add("train", cmd_train, (cmd_train.__doc__ or "").strip())
+    p.add_argument(
+        "--weights", default="hed", help="hed (offline default), imagenet, none, or a weights file"
+    )
+    p.add_argument("--trainable-conv", type=int, choices=[0, 1], default=1)
+    p.add_argument("--augmentations", type=int, default=8, help="augmented copies per frame (K)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--probe", choices=["convex", "linear"], default="convex")
+    p.add_argument("--classes", default="covid,pneumonia,healthy", help="comma-separated")
     add("serve", cmd_serve, "Start the web app.").add_argument("--port", type=int)
     return parser
 

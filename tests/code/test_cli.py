@@ -1,0 +1,58 @@
+"""The lusreview command line, called as a user or script would (through main(), with --json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reviewer.cli import main
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
+    assert main([*argv, "--json", "--quiet"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_init_creates_the_first_admin_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(tmp_path / "home")
+    first = run_json(capsys, "init", "--home", home, "--admin-password", "a-long-password")
+    again = run_json(capsys, "init", "--home", home)
+    assert first["admin_created"] is True and "admin_password" not in first  # type: ignore[index]
+    assert again["admin_created"] is False  # type: ignore[index]
+    assert (tmp_path / "home" / "lusreview.sqlite3").exists()
+
+
+def test_init_without_password_generates_and_prints_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_json(capsys, "init", "--home", str(tmp_path))
+    assert len(result["admin_password"]) >= 12  # type: ignore[index]
+
+
+def test_ingest_reports_good_and_bad_files_and_videos_lists_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.code.stock import write_mp4
+
+    home = str(tmp_path / "home")
+    good = tmp_path / "good clip.mp4"
+    write_mp4(good, frames=30, seed=3)
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    result = run_json(capsys, "ingest", str(good), str(bad), "--label", "COVID-19", "--home", home)
+    assert [s["file"] for s in result["stored"]] == [str(good)]  # type: ignore[index]
+    assert [f["file"] for f in result["failed"]] == [str(bad)]  # type: ignore[index]
+    videos = run_json(capsys, "videos", "--home", home)
+    assert [(v["display_name"], v["label"]) for v in videos] == [("good clip.mp4", "covid")]  # type: ignore[union-attr]
+
+
+def test_unknown_label_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "x.mp4", "--label", "flu", "--home", str(tmp_path)]) == 2
+    assert "flu" in capsys.readouterr().err
+
+
+def test_import_pocus_refuses_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import-pocus", str(tmp_path / "absent"), "--home", str(tmp_path)]) == 2
+    assert "not a folder" in capsys.readouterr().err
