@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from reviewer.encode import write_h264
 from reviewer.vocab import LUNG_PATTERNS, LusClass, Pattern
 from seed_data.anatomy import (
     Scene,
@@ -50,7 +51,7 @@ CLASS_PATTERNS: Mapping[LusClass, frozenset[Pattern]] = {
 #: Smallest and largest image side accepted: below 64 px the patterns are a few pixels wide.
 SIZE_RANGE = (64, 1024)
 #: Containers OpenCV can write everywhere, with the codec used for each.
-CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+CODECS = {".mp4": "h264", ".avi": "MJPG"}
 
 
 @dataclass(frozen=True)
@@ -192,16 +193,18 @@ def render_phantom(
 
 
 def write_video(phantom: PhantomVideo, path: Path | str) -> Path:
-    """Encode the frames with OpenCV (``.mp4``: mp4v, ``.avi``: MJPG) and return the path.
+    """Encode the frames (``.mp4``: H.264 that browsers play, ``.avi``: MJPG) and return the path.
 
     Raises:
         ValueError: for another file extension.
-        OSError: when OpenCV has no writer for the codec on this machine.
+        OSError: when OpenCV has no MJPG writer on this machine.
     """
     target = Path(path)
     codec = CODECS.get(target.suffix.lower())
     if codec is None:
         raise ValueError(f"Phantoms are written as {' or '.join(CODECS)}, not {target.suffix!r}.")
+    if target.suffix.lower() == ".mp4":
+        return write_h264(phantom.frames, phantom.fps, target)
     height, width = phantom.frames.shape[1:3]
     writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*codec), phantom.fps, (width, height))
     if not writer.isOpened():
