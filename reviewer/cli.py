@@ -198,10 +198,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything the demo needs (database, demo users and phantom videos), then serve."""
-    args.admin_password = args.admin_password or os.environ.get("LUSREVIEW_ADMIN_PASSWORD")
+    """Everything the demo needs (database, demo accounts and phantom videos), then serve."""
+    report = cmd_seed(args, settings)  # creates the demo accounts, the admin among them
     cmd_init(args, settings)
-    report = cmd_seed(args, settings)
     print(json.dumps(_jsonable(report), indent=2), file=sys.stderr)
     return cmd_serve(args, settings)
 

@@ -56,3 +56,23 @@ def test_unknown_label_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
 def test_import_pocus_refuses_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import-pocus", str(tmp_path / "absent"), "--home", str(tmp_path)]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_demo_prepares_accounts_and_videos_then_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import reviewer.cli as cli
+
+    served: list[Path] = []
+    monkeypatch.setattr(cli, "cmd_serve", lambda args, settings: served.append(settings.home) or 0)
+    assert main(["demo", "--home", str(tmp_path), "--quiet"]) == 0
+    assert served == [tmp_path]
+    videos = run_json(capsys, "videos", "--home", str(tmp_path))
+    assert len(videos) == 30  # type: ignore[arg-type]
+    from db.session import session_scope
+    from reviewer.context import open_engine
+    from reviewer.settings import load_settings
+    from reviewer.users import authenticate
+
+    with session_scope(open_engine(load_settings(home=tmp_path))) as session:
+        assert authenticate(session=session, username="admin", password="admin-demo-pass") is not None
