@@ -109,6 +109,7 @@ def test_sign_in_and_see_the_video_list(served_app: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(UI_TIMEOUT_MS)
+            sync_api.expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions wait as long as actions
             page.goto(served_app)
             page.get_by_role("textbox", name="Username").fill("expert")
             page.get_by_role("textbox", name="Password").fill(PASSWORD)
