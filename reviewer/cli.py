@@ -108,7 +108,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         label = parse_label(args.label) if args.label else None
     except IngestError as exc:
         raise CliError(str(exc)) from exc
-    options = IngestOptions(label=label, probe=Probe(args.probe), remove_overlays=not args.keep_overlays)
+    options = IngestOptions(
+        label=label, probe=Probe(args.probe), remove_overlays=not args.keep_overlays, crop=_crop(args.crop)
+    )
     engine = _engine(settings)
     stored: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
@@ -120,6 +122,18 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         except (IngestError, OSError) as exc:
             failed.append({"file": name, "error": str(exc)})
     return {"stored": stored, "failed": failed}
+
+
+def _crop(text: str | None) -> Any:
+    """Parse ``x,y,w,h`` into a validated crop (None: suggest one automatically)."""
+    from reviewer.frames import Crop
+
+    if text is None:
+        return None
+    parts = text.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        raise CliError(f"--crop takes four whole numbers x,y,w,h, not {text!r}")
+    return Crop(*(int(p) for p in parts))
 
 
 def cmd_videos(args: argparse.Namespace, settings: Settings) -> Any:
@@ -242,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="class, e.g. COVID-19, pneumonia, healthy")
     p.add_argument("--probe", choices=["convex", "linear"], default="convex")
     p.add_argument("--keep-overlays", action="store_true", help="do not remove burnt-in text and pointers")
+    p.add_argument("--crop", help="x,y,w,h in original pixels instead of the suggested crop")
     p = add("videos", cmd_videos, "List stored videos.")
     p.add_argument("--label")
     p.add_argument("--limit", type=int, default=1000)

@@ -76,3 +76,29 @@ def test_demo_prepares_accounts_and_videos_then_serves(
 
     with session_scope(open_engine(load_settings(home=tmp_path))) as session:
         assert authenticate(session=session, username="admin", password="admin-demo-pass") is not None
+
+
+def test_ingest_takes_a_crop_override_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.code.stock import write_mp4
+
+    clip = tmp_path / "clip.mp4"
+    write_mp4(clip, frames=30)
+    home = str(tmp_path / "home")
+    assert main(["ingest", str(clip), "--crop", "1,2,3", "--home", home]) == 2
+    assert "four whole numbers" in capsys.readouterr().err
+    outside = run_json(capsys, "ingest", str(clip), "--crop", "10,10,500,500", "--home", home)
+    assert "outside" in outside["failed"][0]["error"]  # type: ignore[index]
+    stored = run_json(capsys, "ingest", str(clip), "--crop", "8,8,40,40", "--home", home)
+    assert len(stored["stored"]) == 1  # type: ignore[index]
+    from sqlmodel import select
+
+    from db.models import Video
+    from db.session import session_scope
+    from reviewer.context import open_engine
+    from reviewer.settings import load_settings
+
+    with session_scope(open_engine(load_settings(home=Path(home)))) as session:
+        video = session.exec(select(Video)).one()
+    assert (video.crop_x, video.crop_y, video.crop_w, video.crop_h) == (8, 8, 40, 40)
