@@ -20,6 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import Frame, PatternTag, Video
 from reviewer.settings import Settings
+from reviewer.storage import resolve
 from reviewer.vocab import LusClass, Pattern, Probe, VideoSource, values
 
 DEFAULT_LIMIT = 50
@@ -194,13 +195,12 @@ def resolve_file(*, settings: Settings, relative_path: str) -> Path:
     Paths come from the database, which an import or a hand edit may have filled with ``..`` parts,
     absolute paths or symlinks; resolving first and then checking containment defeats all three.
     """
-    home = settings.home.resolve()
     try:
-        candidate = (home / relative_path).resolve()
-    except (OSError, ValueError) as exc:  # e.g. NUL bytes, symlink loops
-        raise CatalogError("A stored file path is not valid; the file was not opened.") from exc
-    if not candidate.is_relative_to(home):
-        raise CatalogError("A stored file path points outside the data folder; the file was not opened.")
+        candidate = resolve(settings, relative_path)
+    except (OSError, ValueError) as exc:  # climbing out, absolute paths, NUL bytes, symlink loops
+        raise CatalogError(
+            "A stored file path is not valid or points outside the data folder; the file was not opened."
+        ) from exc
     if not candidate.is_file():
         raise CatalogError(f"The stored file {relative_path!r} is missing from the data folder.")
     return candidate

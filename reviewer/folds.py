@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 
 IndexArray = npt.NDArray[np.intp]
 
@@ -81,43 +81,6 @@ def frame_split(
     video_is_test = np.array([fold_of_video[video] == fold for video in videos.tolist()], dtype=bool)
     frame_is_test = video_is_test[frame_to_video]
     return np.flatnonzero(~frame_is_test), np.flatnonzero(frame_is_test)
-
-
-def validation_videos(
-    train_video_ids: Sequence[int], labels: Sequence[str], share: float = 0.2, seed: int = 0
-) -> list[int]:
-    """Pick the training videos held back for early stopping, stratified by class.
-
-    Whole videos are held back for the same reason as in the folds: a validation frame whose
-    siblings are trained on would make the validation loss too optimistic and stop too late. At
-    least one video per class is held back, so the early-stopping loss sees every class even when
-    ``share`` of a small data set would round below that.
-
-    Args:
-        train_video_ids: Ids of the training videos of one fold, unique.
-        labels: Class of each video, aligned with ``train_video_ids``.
-        share: Fraction of the videos to hold back, strictly between 0 and 1.
-        seed: Seed of the shuffle.
-
-    Returns:
-        The validation video ids, ascending; the other videos are for fitting.
-
-    Raises:
-        FoldError: Mismatched or duplicate inputs, a share outside (0, 1), a class with fewer than
-            2 videos, or too few videos to leave every class on both sides.
-    """
-    if not 0.0 < share < 1.0:
-        raise FoldError(f"The validation share must be between 0 and 1, not {share}.")
-    ids, classes = _sorted_videos(train_video_ids, labels)
-    n_classes = _require_per_class(classes, minimum=2, purpose="A validation split")
-    n_validation = max(n_classes, round(share * len(ids)))
-    if len(ids) - n_validation < n_classes:
-        raise FoldError(
-            f"Holding back {n_validation} of {len(ids)} videos for validation leaves too few to train "
-            f"on every class; lower the validation share."
-        )
-    _, held_back = train_test_split(ids, test_size=n_validation, stratify=classes, random_state=seed)
-    return sorted(held_back.tolist())
 
 
 def _sorted_videos(

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from reviewer.folds import FoldError, assign_folds, frame_split, validation_videos
+from reviewer.folds import FoldError, assign_folds, frame_split
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -84,35 +84,3 @@ def test_frame_split_refuses_frames_of_unassigned_videos_and_empty_folds() -> No
         frame_split(folds, [1, 2, 3, 3], 0)
     with pytest.raises(FoldError, match="Fold 2 holds no video"):
         frame_split(folds, [1, 2], 2)
-
-
-def test_validation_videos_are_whole_stratified_training_videos() -> None:
-    folds = assign_folds(VIDEO_IDS, LABELS, seed=0)
-    label_of = dict(zip(VIDEO_IDS, LABELS, strict=True))
-    for fold in range(5):
-        train = [video for video in VIDEO_IDS if folds[video] != fold]
-        held_back = validation_videos(train, [label_of[video] for video in train], share=0.2, seed=0)
-        assert set(held_back) <= set(train)
-        assert len(held_back) == max(3, round(0.2 * len(train)))
-        assert {label_of[video] for video in held_back} == {"covid", "pneumonia", "healthy"}
-        assert held_back == sorted(held_back)
-        assert validation_videos(train, [label_of[video] for video in train], share=0.2, seed=0) == held_back
-
-
-def test_validation_holds_back_one_video_per_class_even_when_the_share_rounds_lower() -> None:
-    label_of = {1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
-    held_back = validation_videos(list(label_of), list(label_of.values()), share=0.1)
-    assert sorted(label_of[video] for video in held_back) == ["a", "b", "c"]
-
-
-@pytest.mark.parametrize(
-    ("labels", "share", "message"),
-    [
-        (["a", "a", "a", "b"], 0.5, "at least 2 videos per class: 'b' has 1"),
-        (["a", "a", "b", "b"], 0.0, "between 0 and 1"),
-        (["a", "a", "b", "b"], 0.9, "leaves too few to train"),
-    ],
-)
-def test_impossible_validation_splits_are_refused(labels: list[str], share: float, message: str) -> None:
-    with pytest.raises(FoldError, match=message):
-        validation_videos([1, 2, 3, 4], labels, share=share)
