@@ -177,6 +177,20 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     }
 
 
+def cmd_cams(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Make the train-CAM and test-CAM of every video of a run (raw maps, peaks, overlay videos)."""
+    from reviewer.cam_assets import make_cams
+
+    assets = make_cams(
+        engine=_engine(settings),
+        settings=settings,
+        run_id=args.run,
+        use_prediction=args.target == "prediction",
+        progress=_progress(args),
+    )
+    return {"run_id": args.run, "assets": len(assets), "videos": len({a.video_id for a in assets})}
+
+
 def _streamlit_command(settings: Settings, port: int | None) -> list[str]:
     import pages
 
@@ -272,6 +286,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--probe", choices=["convex", "linear"], default="convex")
     p.add_argument("--classes", default="covid,pneumonia,healthy", help="comma-separated")
+    p = add("cams", cmd_cams, (cmd_cams.__doc__ or "").strip())
+    p.add_argument("run", type=int)
+    p.add_argument(
+        "--target", choices=["label", "prediction"], default="label", help="class the CAMs explain"
+    )
     add("serve", cmd_serve, "Start the web app.").add_argument("--port", type=int)
     return parser
 

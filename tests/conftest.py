@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from db.session import make_engine, upgrade
+from db.session import make_engine, session_scope, upgrade
 from reviewer.settings import Settings, load_settings
 
 POSTGRES_ENV = "LUSREVIEW_TEST_POSTGRES_URL"
@@ -79,3 +81,24 @@ def pocus_dir() -> Path:
     if not (POCUS / "dataset_metadata.csv").exists():
         pytest.skip(f"real POCUS videos not found at {POCUS}")
     return POCUS
+
+
+@pytest.fixture
+def phantom_engine(engine: Engine, settings: Settings) -> Engine:
+    """A database seeded with 4 short phantom videos per class, for end-to-end model tests."""
+    from reviewer.seed import seed_demo
+    from seed_data import load_manifest
+
+    manifest = load_manifest()
+    per_class: Counter[str] = Counter()
+    videos = []
+    for video in manifest.videos:  # 4 videos per class keep 3 folds stratified and the test fast
+        if per_class[video.label] < 4:
+            per_class[video.label] += 1
+            videos.append(video)
+    small = dataclasses.replace(
+        manifest, videos=tuple(videos), render=dataclasses.replace(manifest.render, seconds=1.0)
+    )
+    with session_scope(engine) as session:
+        seed_demo(session=session, settings=settings, manifest=small)
+    return engine

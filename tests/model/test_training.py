@@ -12,35 +12,18 @@ from sqlmodel import select
 
 from db.models import FoldAssignment, ModelRun, Prediction
 from db.session import session_scope
-from reviewer.seed import seed_demo
 from reviewer.settings import Settings
 from reviewer.training import TrainConfig, TrainingError, train_model
-from seed_data import load_manifest
 
 pytestmark = pytest.mark.slow
 CONFIG = TrainConfig(weights="hed", folds=3, input_size=64, epochs=3, augmentations=2, patience=2, seed=1)
 
 
-@pytest.fixture
-def seeded(engine: Engine, settings: Settings) -> Engine:
-    manifest = load_manifest()
-    per_class: Counter[str] = Counter()
-    videos = []
-    for video in manifest.videos:  # 4 videos per class keep 3 folds stratified and the test fast
-        if per_class[video.label] < 4:
-            per_class[video.label] += 1
-            videos.append(video)
-    small = dataclasses.replace(
-        manifest, videos=tuple(videos), render=dataclasses.replace(manifest.render, seconds=1.0)
-    )
-    with session_scope(engine) as session:
-        seed_demo(session=session, settings=settings, manifest=small)
-    return engine
-
-
-def test_ensemble_trains_stores_folds_predictions_and_metrics(seeded: Engine, settings: Settings) -> None:
-    run = train_model(engine=seeded, settings=settings, config=CONFIG)
-    with session_scope(seeded) as session:
+def test_ensemble_trains_stores_folds_predictions_and_metrics(
+    phantom_engine: Engine, settings: Settings
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    with session_scope(phantom_engine) as session:
         stored = session.get_one(ModelRun, run.id)
         folds = {
             a.video_id: a.fold
@@ -63,9 +46,9 @@ def test_ensemble_trains_stores_folds_predictions_and_metrics(seeded: Engine, se
     assert frame_level["n"] == len([p for p in held_out if p.frame_index is not None])
 
 
-def test_same_seed_gives_the_same_predictions(seeded: Engine, settings: Settings) -> None:
-    first, second = (train_model(engine=seeded, settings=settings, config=CONFIG) for _ in range(2))
-    with session_scope(seeded) as session:
+def test_same_seed_gives_the_same_predictions(phantom_engine: Engine, settings: Settings) -> None:
+    first, second = (train_model(engine=phantom_engine, settings=settings, config=CONFIG) for _ in range(2))
+    with session_scope(phantom_engine) as session:
         probs = [
             np.array(
                 [
@@ -80,8 +63,35 @@ def test_same_seed_gives_the_same_predictions(seeded: Engine, settings: Settings
     np.testing.assert_allclose(probs[0], probs[1], atol=1e-5)
 
 
-def test_too_few_videos_is_refused_and_recorded_nowhere(seeded: Engine, settings: Settings) -> None:
+def test_too_few_videos_is_refused_and_recorded_nowhere(phantom_engine: Engine, settings: Settings) -> None:
     with pytest.raises(TrainingError, match="at least"):
-        train_model(engine=seeded, settings=settings, config=dataclasses.replace(CONFIG, folds=5))
-    with session_scope(seeded) as session:
+        train_model(engine=phantom_engine, settings=settings, config=dataclasses.replace(CONFIG, folds=5))
+    with session_scope(phantom_engine) as session:
         assert session.exec(select(ModelRun)).all() == []
+
+
+def test_train_and_cams_from_the_command_line(
+    phantom_engine: Engine, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from reviewer.cli import main
+
+    home = ["--home", str(settings.home), "--json", "--quiet"]
+    flags = [
+        "--folds",
+        "3",
+        "--input-size",
+        "64",
+        "--epochs",
+        "1",
+        "--augmentations",
+        "1",
+        "--classes",
+        "COVID-19,pneumonia,healthy",
+    ]
+    assert main(["train", *flags, *home]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["status"] == "done" and trained["videos"] == 12
+    assert main(["cams", str(trained["run_id"]), *home]) == 0
+    assert json.loads(capsys.readouterr().out) == {"run_id": trained["run_id"], "assets": 24, "videos": 12}

@@ -1,0 +1,161 @@
+"""The CAMs and assets step: for every video of a run, its train-CAM and test-CAM, stored blinded.
+
+The train-CAM is the normalised mean of all fold heads' CAMs (4 of the 5 saw the video); the
+test-CAM comes from the one head whose fold held the video out. Each is stored as raw float16 maps,
+per-frame peak locations and a browser-playable overlay video, all named by a random token so that
+nothing an expert's browser receives says which is which.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session, col, delete, select
+
+from db.models import CamAsset, ModelRun, Prediction
+from db.session import session_scope
+from reviewer.encode import write_h264
+from reviewer.features import FrameSet, load_frame_set, run_features
+from reviewer.settings import Settings
+from reviewer.storage import resolve
+from reviewer.training import TrainConfig, run_dir
+from reviewer.vocab import CamKind, LusClass, Probe, RunStatus
+
+Progress = Callable[[str, int, int], None]
+OVERLAY_THRESHOLD = 0.2
+"""CAM values below this stay transparent, so the overlay shows the image where the model does not look."""
+OVERLAY_ALPHA = 0.5
+SAMPLED_FPS = 3.0
+
+
+class CamError(ValueError):
+    """CAMs cannot be made for this run; the message is safe to show."""
+
+
+def overlay(frames: np.ndarray, maps: np.ndarray, threshold: float = OVERLAY_THRESHOLD) -> np.ndarray:
+    """Blend jet-coloured maps ``(N, S, S)`` in [0, 1] over RGB frames; low values stay clear.
+
+    Leaving values under ``threshold`` transparent keeps the anatomy readable where the model does
+    not look, which is what an expert needs to judge whether the hot spots sit on a pattern.
+    """
+    out = np.empty_like(frames)
+    for i, (frame, cam) in enumerate(zip(frames, maps, strict=True)):
+        colour = cv2.cvtColor(
+            cv2.applyColorMap((cam * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
+        )
+        alpha = np.where(cam >= threshold, OVERLAY_ALPHA, 0.0)[..., None]
+        out[i] = np.uint8(frame * (1 - alpha) + colour * alpha)
+    return out
+
+
+def make_cams(
+    *,
+    engine: Engine,
+    settings: Settings,
+    run_id: int,
+    use_prediction: bool = False,
+    progress: Progress | None = None,
+) -> list[CamAsset]:
+    """Compute and store both CAMs of every video of a finished run (replacing earlier ones).
+
+    Args:
+        engine: Database; read in one short transaction, written in another after the maps exist.
+        settings: Where frames, weights and assets live.
+        run_id: A finished training run.
+        use_prediction: Target the ensemble's predicted class instead of the label (the default).
+        progress: ``(stage, done, total)`` callback for the CLI and the page.
+
+    Returns:
+        The stored assets, two per video.
+    """
+    with session_scope(engine) as session:
+        run = session.get(ModelRun, run_id)
+        if run is None or run.status != RunStatus.DONE.value:
+            raise CamError(f"Run {run_id} does not exist or has not finished training.")
+        frames = load_frame_set(session=session, settings=settings, run=run)
+        targets = _targets(session, run, frames, use_prediction)
+    config = _config(run)
+    heads = _load_heads(settings, run, config)
+    features, _ = run_features(settings=settings, config=config, frames=frames, progress=progress)
+    plain = np.asarray(features[:, 0], np.float32)
+    assets: list[CamAsset] = []
+    videos = np.unique(frames.video_ids)
+    for done, video_id in enumerate(videos, start=1):
+        rows = np.flatnonzero(frames.video_ids == video_id)
+        assets += _video_assets(settings, run, frames, rows, plain[rows], heads, targets[int(video_id)])
+        if progress is not None:
+            progress("cams", done, len(videos))
+    with session_scope(engine) as session:
+        session.exec(delete(CamAsset).where(col(CamAsset.run_id) == run_id))
+        session.add_all(assets)
+    return assets
+
+
+def _config(run: ModelRun) -> TrainConfig:
+    data = dict(run.config)
+    data["probe"] = Probe(data["probe"])
+    data["classes"] = tuple(LusClass(c) for c in data["classes"])
+    return TrainConfig(**data)
+
+
+def _load_heads(settings: Settings, run: ModelRun, config: TrainConfig) -> list[object]:
+    from model.heads import load_head
+
+    folder = run_dir(settings, int(run.id or 0))
+    return [load_head(folder / f"fold-{k}.weights.h5", len(config.classes)) for k in range(config.folds)]
+
+
+def _targets(session: Session, run: ModelRun, frames: FrameSet, use_prediction: bool) -> dict[int, int]:
+    """Class index each video's CAMs explain: its label, or the ensemble's video-level prediction."""
+    index = {name: i for i, name in enumerate(run.classes)}
+    if not use_prediction:
+        return {int(v): int(frames.labels[frames.video_ids == v][0]) for v in np.unique(frames.video_ids)}
+    query = select(Prediction).where(
+        Prediction.run_id == run.id, col(Prediction.fold).is_(None), col(Prediction.frame_index).is_(None)
+    )
+    return {p.video_id: index[p.predicted_class] for p in session.exec(query)}
+
+
+def _video_assets(
+    settings: Settings,
+    run: ModelRun,
+    frames: FrameSet,
+    rows: np.ndarray,
+    features: np.ndarray,
+    heads: list[object],
+    target: int,
+) -> list[CamAsset]:
+    from model.cams import peak, test_cam, train_cam, upsample
+
+    fold = int(frames.folds[rows[0]])
+    size = frames.images.shape[1]
+    maps = {
+        CamKind.TRAIN: train_cam(heads, features, target),
+        CamKind.TEST: test_cam(heads[fold], features, target),
+    }
+    assets = []
+    for kind, cam in maps.items():
+        full = upsample(cam, size)
+        token = secrets.token_hex(16)
+        raw = f"assets/{token[:2]}/{token}.npz"
+        video = f"assets/{token[:2]}/{token}.mp4"
+        resolve(settings, raw).parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(resolve(settings, raw), cams=cam.astype(np.float16))
+        write_h264(overlay(frames.images[rows], full), SAMPLED_FPS, resolve(settings, video))
+        assets.append(
+            CamAsset(
+                run_id=int(run.id or 0),
+                video_id=int(frames.video_ids[rows[0]]),
+                kind=kind.value,
+                target_class=run.classes[target],
+                token=token,
+                raw_path=raw,
+                overlay_path=video,
+                peaks=[list(peak(m)) for m in full],
+            )
+        )
+    return assets

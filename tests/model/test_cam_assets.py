@@ -1,0 +1,53 @@
+"""Train-CAMs and test-CAMs of a trained run: maps, peaks, playable overlays, blinded names."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from db.models import CamAsset, FoldAssignment
+from db.session import session_scope
+from reviewer.cam_assets import CamError, make_cams, overlay
+from reviewer.settings import Settings
+from reviewer.storage import resolve
+from reviewer.training import TrainConfig, train_model
+
+pytestmark = pytest.mark.slow
+CONFIG = TrainConfig(weights="hed", folds=3, input_size=64, epochs=2, augmentations=2, patience=2, seed=2)
+
+
+def test_every_video_gets_a_blinded_train_and_test_cam(phantom_engine: Engine, settings: Settings) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    assets = make_cams(engine=phantom_engine, settings=settings, run_id=int(run.id or 0))
+    with session_scope(phantom_engine) as session:
+        stored = session.exec(select(CamAsset).where(CamAsset.run_id == run.id)).all()
+        n_videos = len(session.exec(select(FoldAssignment).where(FoldAssignment.run_id == run.id)).all())
+    assert len(assets) == len(stored) == 2 * n_videos
+    for asset in stored:
+        cams = np.load(resolve(settings, asset.raw_path))["cams"]
+        assert cams.dtype == np.float16 and cams.min() >= 0.0 and cams.max() <= 1.0
+        assert len(asset.peaks) == len(cams)
+        assert all(0 <= x < 224 and 0 <= y < 224 for x, y in asset.peaks)
+        for text in (asset.token, asset.raw_path, asset.overlay_path):
+            assert "train" not in text and "test" not in text
+        with av.open(str(resolve(settings, asset.overlay_path))) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert sum(1 for _ in container.decode(stream)) == len(cams)
+
+
+def test_cams_need_a_finished_run(phantom_engine: Engine, settings: Settings) -> None:
+    with pytest.raises(CamError, match="not finished"):
+        make_cams(engine=phantom_engine, settings=settings, run_id=999)
+
+
+def test_overlay_leaves_low_values_clear_and_colours_the_peak() -> None:
+    frames = np.full((1, 8, 8, 3), 100, np.uint8)
+    maps = np.zeros((1, 8, 8), np.float32)
+    maps[0, 2, 3] = 1.0
+    blended = overlay(frames, maps)
+    assert (blended[0, 0, 0] == 100).all()  # under the threshold: the image itself
+    assert not (blended[0, 2, 3] == 100).all()
