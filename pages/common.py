@@ -11,16 +11,19 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from db.models import User
 from db.session import session_scope
 from reviewer.context import open_engine
 from reviewer.settings import Settings, load_settings
 from reviewer.vocab import LusClass, Pattern, Probe, Role, TagSource, VideoSource
+
+if TYPE_CHECKING:  # annotations only: pages never talk SQL themselves
+    from sqlalchemy import Engine
+    from sqlmodel import Session
 
 APP_TITLE = "LUS review"
 APP_ICON = ":material/pulmonology:"
