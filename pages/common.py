@@ -22,8 +22,7 @@ from reviewer.settings import Settings, load_settings
 from reviewer.vocab import LusClass, Pattern, Probe, Role, TagSource, VideoSource
 
 if TYPE_CHECKING:  # annotations only: pages never talk SQL themselves
-    from sqlalchemy import Engine
-    from sqlmodel import Session
+    from db.session import Engine, Session
 
 APP_TITLE = "LUS review"
 APP_ICON = ":material/pulmonology:"
