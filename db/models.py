@@ -166,10 +166,17 @@ class Region(SQLModel, table=True):
 
 
 class ModelRun(SQLModel, table=True):
-    """A training run: its config, data snapshot, seed, weights and metrics."""
+    """A training run: its config, data snapshot, seed, weights and metrics.
+
+    ``progress`` (0..1) and ``progress_note`` are written while the run trains, so any page can show
+    how far a run started elsewhere has got.
+    """
 
     __tablename__ = "model_runs"
-    __table_args__ = (_in("status", RunStatus),)
+    __table_args__ = (
+        _in("status", RunStatus),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="ck_run_progress_range"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     status: str = Field(default=RunStatus.RUNNING.value, max_length=16)
@@ -180,6 +187,8 @@ class ModelRun(SQLModel, table=True):
     seed: int = 0
     weights_dir: str | None = None
     error: str | None = None
+    progress: float = Field(default=0.0, ge=0, le=1)
+    progress_note: str | None = Field(default=None, max_length=255)
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = _when()
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -201,7 +210,11 @@ class FoldAssignment(SQLModel, table=True):
 
 
 class Prediction(SQLModel, table=True):
-    """Class probabilities of one video (``frame_index`` None) or frame, by the ensemble or one fold."""
+    """Class probabilities of one video (``frame_index`` None) or frame, by the ensemble or one fold.
+
+    ``members`` keeps, on ensemble rows, each fold model's probabilities (in fold order): what
+    disagreement-based relabel strategies (BALD) need without re-running the models.
+    """
 
     __tablename__ = "predictions"
     __table_args__ = (
@@ -223,6 +236,7 @@ class Prediction(SQLModel, table=True):
     fold: int | None = None
     probabilities: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
     predicted_class: str = Field(max_length=32)
+    members: list[dict[str, float]] | None = Field(default=None, sa_type=JSON)
     confidence_epistemic: float | None = None
     confidence_aleatoric: float | None = None
     created_at: datetime = _when()
@@ -285,7 +299,11 @@ class StudyExpert(SQLModel, table=True):
 
 
 class StudyItem(SQLModel, table=True):
-    """One position in one expert's list, with the hidden key of which CAM is on the left."""
+    """One position in one expert's list, with the hidden key of which CAM is on the left.
+
+    ``left_asset_id`` / ``right_asset_id`` pin the exact CAM assets shown, so re-running CAMs for the
+    run later can never change what an expert already judged.
+    """
 
     __tablename__ = "study_items"
     __table_args__ = (
@@ -299,6 +317,8 @@ class StudyItem(SQLModel, table=True):
     video_id: int = Field(foreign_key="videos.id")
     position: int = Field(ge=0)
     left_kind: str = Field(max_length=8)
+    left_asset_id: int | None = Field(default=None, foreign_key="cam_assets.id")
+    right_asset_id: int | None = Field(default=None, foreign_key="cam_assets.id")
     token: str = Field(unique=True, max_length=64)
     reread_of_id: int | None = Field(default=None, foreign_key="study_items.id")
 
@@ -341,7 +361,10 @@ class Answer(SQLModel, table=True):
 
 
 class RelabelItem(SQLModel, table=True):
-    """A video ranked for relabelling by one strategy after one run; claims expire."""
+    """A video ranked for relabelling by one strategy after one run; claims expire.
+
+    ``label_id`` points at the label row the resolution wrote (confirmed or changed).
+    """
 
     __tablename__ = "relabel_items"
     __table_args__ = (
@@ -360,6 +383,7 @@ class RelabelItem(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     resolved_by_id: int | None = Field(default=None, foreign_key="users.id")
     resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    label_id: int | None = Field(default=None, foreign_key="video_labels.id")
 
 
 class AuditLog(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""Administration: accounts now; importing data, training models and running studies in later issues."""
+"""Administration: accounts and data import (models and studies have their own pages)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from reviewer.vocab import Role
 
 admin = require_role(Role.ADMIN)
 st.title("Administration", anchor=False)
-users_tab, import_tab, training_tab, studies_tab = st.tabs(
-    ["Users", "Data import", "Model training", "Studies"]
-)
+users_tab, import_tab = st.tabs(["Users", "Data import"])
 
 
 def _create_user_form(actor: Viewer) -> None:
@@ -81,14 +79,4 @@ with import_tab:
         "Uploading videos and importing the POCUS dataset will be available here. Until then use "
         "`lusreview ingest FILE --label L --probe P` or `lusreview import-pocus PATH`.",
         icon=":material/upload:",
-    )
-with training_tab:
-    st.info(
-        "Training the five-fold POCOVID-Net models and computing their heatmaps will be available here.",
-        icon=":material/model_training:",
-    )
-with studies_tab:
-    st.info(
-        "Setting up blinded expert studies (experts, videos, re-reads) will be available here.",
-        icon=":material/assignment:",
     )

@@ -2,10 +2,12 @@
 
 Run with ``lusreview serve`` (or ``streamlit run pages/app.py``); the home folder comes from
 ``LUSREVIEW_HOME``. Signed-out visitors only get the sign-in page; everyone else gets their role's
-page plus the data browser, and administrators get every page.
+pages plus the data pages, and administrators get every page.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -14,19 +16,42 @@ from reviewer.vocab import Role
 
 st.set_page_config(page_title=APP_TITLE, page_icon=APP_ICON, layout="wide")
 
-ROLE_PAGES: dict[Role, dict[str, str]] = {
-    Role.ADMIN: {"page": "admin.py", "title": "Administration", "icon": ":material/admin_panel_settings:"},
-    Role.EXPERT: {"page": "expert.py", "title": "Your studies", "icon": ":material/visibility:"},
-    Role.ANNOTATOR: {"page": "annotator.py", "title": "Labelling", "icon": ":material/edit_note:"},
-    Role.RESEARCHER: {"page": "researcher.py", "title": "Statistics", "icon": ":material/query_stats:"},
-}
+A, E, N, R = Role.ADMIN, Role.EXPERT, Role.ANNOTATOR, Role.RESEARCHER
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpec:
+    """One page of the app: its script, title, icon, the roles that see it and its sidebar group."""
+
+    script: str
+    title: str
+    icon: str
+    roles: tuple[Role, ...]
+    group: str = "Work"
+
+
+PAGES = (
+    PageSpec("expert.py", "Your studies", ":material/visibility:", (E,)),
+    PageSpec("annotator.py", "Labelling", ":material/edit_note:", (N,)),
+    PageSpec("queue.py", "Relabel queue", ":material/fact_check:", (N,)),
+    PageSpec("researcher.py", "Statistics", ":material/query_stats:", (R,)),
+    PageSpec("admin.py", "Administration", ":material/admin_panel_settings:", (A,)),
+    PageSpec("studies.py", "Studies", ":material/assignment:", (A,)),
+    PageSpec("models.py", "Models", ":material/model_training:", (A, R)),
+    PageSpec("screening.py", "Screening", ":material/troubleshoot:", (A, N, R), "Data"),
+    PageSpec("browse.py", "Data browser", ":material/video_library:", (A, E, N, R), "Data"),
+)
+"""Experts never see Models or Screening: predictions would tell them what the model thinks."""
 
 
 def _pages_for(user: Viewer) -> dict[str, list[st.Page]]:
-    roles = list(Role) if user.role is Role.ADMIN else [user.role]
-    work = [st.Page(**ROLE_PAGES[role], default=role is user.role) for role in roles]
-    data = [st.Page("browse.py", title="Data browser", icon=":material/video_library:")]
-    return {"Work": work, "Data": data}
+    home = next(spec for spec in PAGES if user.role in spec.roles)
+    groups: dict[str, list[st.Page]] = {}
+    for spec in PAGES:
+        if user.role is Role.ADMIN or user.role in spec.roles:
+            page = st.Page(spec.script, title=spec.title, icon=spec.icon, default=spec is home)
+            groups.setdefault(spec.group, []).append(page)
+    return groups
 
 
 def _account_sidebar(user: Viewer) -> None:

@@ -8,47 +8,20 @@ modules (TensorFlow, OpenCV) are imported inside the commands that need them, so
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
+from reviewer import cli_model
+from reviewer.cli_base import CliError, Handler, engine, jsonable, progress
 from reviewer.settings import Settings, load_settings
 
-Handler = Callable[[argparse.Namespace, Settings], Any]
-
-
-class CliError(Exception):
-    """A failure the user can fix; printed without a traceback, exit status 2."""
-
-
-def _engine(settings: Settings) -> Engine:
-    from reviewer.context import open_engine
-
-    return open_engine(settings)
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "as_dict"):
-        return _jsonable(value.as_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+COMMAND_MODULES = (cli_model,)  # each adds its subcommands with register(add)
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -57,9 +30,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from reviewer.users import create_user, list_users
     from reviewer.vocab import Role
 
-    engine = _engine(settings)
     result: dict[str, Any] = {"database": settings.database_url, "home": str(settings.home.resolve())}
-    with session_scope(engine) as session:
+    with session_scope(engine(settings)) as session:
         if list_users(session=session, role=Role.ADMIN):
             result["admin_created"] = False
             return result
@@ -84,7 +56,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> Any:
     from db.session import session_scope
     from reviewer.seed import seed_demo
 
-    with session_scope(_engine(settings)) as session:
+    with session_scope(engine(settings)) as session:
         return seed_demo(session=session, settings=settings)
 
 
@@ -95,7 +67,7 @@ def cmd_import_pocus(args: argparse.Namespace, settings: Settings) -> Any:
     root = Path(args.path)
     if not root.is_dir():
         raise CliError(f"{root} is not a folder")
-    return import_pocus(engine=_engine(settings), settings=settings, root=root, progress=_progress(args))
+    return import_pocus(engine=engine(settings), settings=settings, root=root, progress=progress(args))
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -111,12 +83,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     options = IngestOptions(
         label=label, probe=Probe(args.probe), remove_overlays=not args.keep_overlays, crop=_crop(args.crop)
     )
-    engine = _engine(settings)
+    db_engine = engine(settings)
     stored: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
     for name in args.files:
         try:
-            with session_scope(engine) as session:
+            with session_scope(db_engine) as session:
                 video = ingest_file(session=session, settings=settings, path=Path(name), options=options)
                 stored.append({"file": name, "video_id": video.id, "frames": video.frame_count})
         except (IngestError, OSError) as exc:
@@ -143,52 +115,8 @@ def cmd_videos(args: argparse.Namespace, settings: Settings) -> Any:
     from reviewer.ingest import parse_label
 
     label = parse_label(args.label).value if args.label else None
-    with session_scope(_engine(settings)) as session:
+    with session_scope(engine(settings)) as session:
         return list_videos(session=session, label=label, limit=args.limit)
-
-
-def cmd_train(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Train the 5-fold VGG-CAM ensemble on the stored labelled videos and record the run."""
-    from reviewer.ingest import parse_label
-    from reviewer.training import TrainConfig, train_model
-    from reviewer.vocab import Probe
-
-    config = TrainConfig(
-        weights=args.weights,
-        trainable_conv=bool(args.trainable_conv),
-        augmentations=args.augmentations,
-        epochs=args.epochs,
-        folds=args.folds,
-        input_size=args.input_size,
-        seed=args.seed,
-        probe=Probe(args.probe),
-        classes=tuple(parse_label(c) for c in args.classes.split(",")),
-    )
-    run = train_model(engine=_engine(settings), settings=settings, config=config, progress=_progress(args))
-    levels = run.metrics.get("levels", {})
-    return {
-        "run_id": run.id,
-        "status": run.status,
-        "config": run.config,
-        "videos": len(run.data_snapshot),
-        "weights_dir": run.weights_dir,
-        "accuracy": {name: level["pooled"]["accuracy"] for name, level in levels.items()},
-        "balanced_accuracy": {name: level["pooled"]["balanced_accuracy"] for name, level in levels.items()},
-    }
-
-
-def cmd_cams(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Make the train-CAM and test-CAM of every video of a run (raw maps, peaks, overlay videos)."""
-    from reviewer.cam_assets import make_cams
-
-    assets = make_cams(
-        engine=_engine(settings),
-        settings=settings,
-        run_id=args.run,
-        use_prediction=args.target == "prediction",
-        progress=_progress(args),
-    )
-    return {"run_id": args.run, "assets": len(assets), "videos": len({a.video_id for a in assets})}
 
 
 def _streamlit_command(settings: Settings, port: int | None) -> list[str]:
@@ -214,7 +142,7 @@ def _streamlit_command(settings: Settings, port: int | None) -> list[str]:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Start the web app on localhost (unless configured otherwise)."""
-    _engine(settings)
+    engine(settings)
     env = {**os.environ, "LUSREVIEW_HOME": str(settings.home.resolve())}
     if settings.db_url:
         env["LUSREVIEW_DB_URL"] = settings.db_url
@@ -229,18 +157,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Everything the demo needs (database, demo accounts and phantom videos), then serve."""
     report = cmd_seed(args, settings)  # creates the demo accounts, the admin among them
     cmd_init(args, settings)
-    print(json.dumps(_jsonable(report), indent=2), file=sys.stderr)
+    print(json.dumps(jsonable(report), indent=2), file=sys.stderr)
     return cmd_serve(args, settings)
-
-
-def _progress(args: argparse.Namespace) -> Callable[[str, int, int], None]:
-    def report(stage: str, done: int, total: int) -> None:
-        if not args.quiet:
-            print(
-                f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True
-            )
-
-    return report
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -274,23 +192,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("videos", cmd_videos, "List stored videos.")
     p.add_argument("--label")
     p.add_argument("--limit", type=int, default=1000)
-    p = add("train", cmd_train, (cmd_train.__doc__ or "").strip())
-    p.add_argument(
-        "--weights", default="hed", help="hed (offline default), imagenet, none, or a weights file"
-    )
-    p.add_argument("--trainable-conv", type=int, choices=[0, 1], default=1)
-    p.add_argument("--augmentations", type=int, default=8, help="augmented copies per frame (K)")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--input-size", type=int, default=224)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--probe", choices=["convex", "linear"], default="convex")
-    p.add_argument("--classes", default="covid,pneumonia,healthy", help="comma-separated")
-    p = add("cams", cmd_cams, (cmd_cams.__doc__ or "").strip())
-    p.add_argument("run", type=int)
-    p.add_argument(
-        "--target", choices=["label", "prediction"], default="label", help="class the CAMs explain"
-    )
+    for module in COMMAND_MODULES:
+        module.register(add)
     add("serve", cmd_serve, "Start the web app.").add_argument("--port", type=int)
     return parser
 
@@ -298,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
 def _print(result: Any, as_json: bool) -> None:
     if result is None or isinstance(result, int):
         return
-    data = _jsonable(result)
+    data = jsonable(result)
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True))
     elif isinstance(data, list):

@@ -19,8 +19,7 @@ from sqlmodel import Session, col, select
 
 from db.models import CLASS_GUESSES, Answer, CamAsset, Study, StudyExpert, StudyItem, Video, utcnow
 from reviewer.audit import record
-from reviewer.stats_data import other_kind
-from reviewer.study_setup import cam_pairs, is_blind, row_id
+from reviewer.study_setup import is_blind, row_id
 from reviewer.vocab import LUNG_PATTERNS, SCORE_MAX, SCORE_MIN, Pattern, Preference, StudyState, values
 
 MAX_COMMENT = 2000
@@ -172,15 +171,16 @@ def review_item(*, session: Session, study_id: int, expert_id: int, position: in
 
     Panel A is the item's hidden ``left_kind``; only asset tokens and paths leave this function.
     """
-    study = _open_study_of(session, study_id, expert_id)
+    _open_study_of(session, study_id, expert_id)
     mine = (StudyItem.study_id == study_id, StudyItem.expert_id == expert_id)
     total = session.exec(select(func.count()).select_from(StudyItem).where(*mine)).one()
     if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < total:
         raise ReviewError(f"There is no video at this place; your list has {total} videos.")
     item = session.exec(select(StudyItem).where(*mine, StudyItem.position == position)).one()
     video = session.get(Video, item.video_id)
-    pair = cam_pairs(session=session, run_id=study.run_id, video_ids=[item.video_id]).get(item.video_id)
-    if video is None or pair is None or not all(is_blind(asset) for asset in pair.values()):
+    left = session.get(CamAsset, item.left_asset_id) if item.left_asset_id is not None else None
+    right = session.get(CamAsset, item.right_asset_id) if item.right_asset_id is not None else None
+    if video is None or left is None or right is None or not (is_blind(left) and is_blind(right)):
         raise ReviewError("The heatmaps of this video are unavailable; please tell the study administrator.")
     answer = _answer_of(session, item, expert_id)
     return ReviewItem(
@@ -190,8 +190,8 @@ def review_item(*, session: Session, study_id: int, expert_id: int, position: in
         item_token=item.token,
         video_id=item.video_id,
         video_path=video.file_path,
-        panel_a=_panel(pair[item.left_kind]),
-        panel_b=_panel(pair[other_kind(item.left_kind)]),
+        panel_a=_panel(left),
+        panel_b=_panel(right),
         answer=None if answer is None else _saved(answer),
     )
 

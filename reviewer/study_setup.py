@@ -108,8 +108,8 @@ def cam_pairs(
     """The train- and test-CAM shown for each video of a run, by video id.
 
     The CAMs must explain the class the ensemble predicted (for correctly classified videos that is
-    the label), as in the paper; without a prediction the label's CAMs are used. Items do not store
-    asset ids, so set-up and review both rely on this one rule.
+    the label), as in the paper; without a prediction the label's CAMs are used. Study items pin the
+    chosen assets' ids when the study is created.
     """
     query = select(CamAsset).where(CamAsset.run_id == run_id)
     if video_ids is not None:
@@ -200,6 +200,7 @@ def create_study(
     experts = _check_experts(session, expert_ids, reference_expert_id)
     _check_numbers(reread_share=reread_share, washout=washout, seed=seed)
     videos = _select_videos(session, run_id, video_selection)
+    pairs = cam_pairs(session=session, run_id=run_id, video_ids=videos)
     plans = {
         e: plan_items(videos, seed=seed, expert_id=e, reread_share=reread_share, washout=washout)
         for e in experts
@@ -217,7 +218,7 @@ def create_study(
     session.flush()
     for expert_id, plan in plans.items():
         session.add(StudyExpert(study_id=row_id(study), user_id=expert_id))
-        _add_items(session, study, expert_id, plan)
+        _add_items(session, study, expert_id, plan, pairs)
     record(
         session=session,
         action="study.create",
@@ -396,7 +397,13 @@ def _check_numbers(*, reread_share: float, washout: int, seed: int) -> None:
         raise StudyError("The seed must be a whole number, 0 or more.")
 
 
-def _add_items(session: Session, study: Study, expert_id: int, plan: Sequence[PlannedItem]) -> None:
+def _add_items(
+    session: Session,
+    study: Study,
+    expert_id: int,
+    plan: Sequence[PlannedItem],
+    pairs: Mapping[int, CamPair],
+) -> None:
     items = [
         StudyItem(
             study_id=row_id(study),
@@ -404,6 +411,8 @@ def _add_items(session: Session, study: Study, expert_id: int, plan: Sequence[Pl
             video_id=planned.video_id,
             position=position,
             left_kind=planned.left_kind,
+            left_asset_id=pairs[planned.video_id][planned.left_kind].id,
+            right_asset_id=pairs[planned.video_id][other_kind(planned.left_kind)].id,
             token=secrets.token_hex(16),  # hex never spells "train" or "test"
         )
         for position, planned in enumerate(plan)
