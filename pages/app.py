@@ -41,7 +41,7 @@ PAGES = (
     PageSpec("screening.py", "Screening", ":material/troubleshoot:", (A, N, R), "Data"),
     PageSpec("browse.py", "Data browser", ":material/video_library:", (A, E, N, R), "Data"),
 )
-"""Experts never see Models or Screening: predictions would tell them what the model thinks."""
+# Experts never see Models or Screening: predictions would tell them what the model thinks.
 
 
 def _pages_for(user: Viewer) -> dict[str, list[st.Page]]:

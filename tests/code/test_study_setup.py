@@ -1,149 +1,31 @@
-"""Study set-up: video choice, counterbalanced sides, hidden re-reads, states and the key.
-
-The builders at the top (users, a finished run with predictions and CAM pairs, a study) are shared
-with ``test_review.py`` and ``benchmarks/answer_load.py``.
-"""
+"""Study set-up: video choice, counterbalanced sides, hidden re-reads, states and the key."""
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
-from unittest.mock import patch
 
-import bcrypt
 import pytest
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import col, select
 
-from db.models import AuditLog, CamAsset, ModelRun, Prediction, Study, StudyExpert, StudyItem
+from db.models import AuditLog, Prediction, Study, StudyExpert
 from db.session import session_scope
 from reviewer.study_setup import (
     KINDS,
     StudyError,
     balance_report,
     close_study,
-    create_study,
     open_study,
     plan_items,
     row_id,
     study_key,
 )
-from reviewer.users import create_user
-from tests.code.stock import PASSWORD, add_video
-
-CLASSES = ("covid", "pneumonia", "healthy")
-_GENSALT = bcrypt.gensalt
-
-
-@dataclass(frozen=True)
-class World:
-    run_id: int
-    videos: list[int]
-    admin: int
-    researcher: int
-    annotator: int
-    experts: list[int]
-
-
-@contextmanager
-def cheap_hashing() -> Iterator[None]:
-    """bcrypt at cost 4: hashing is not under test here and costs ~1 s per user at the default."""
-    with patch.object(bcrypt, "gensalt", lambda *_a, **_k: _GENSALT(4)):
-        yield
-
-
-def add_user(session: Session, username: str, role: str = "expert") -> int:
-    with cheap_hashing():
-        return row_id(create_user(session=session, username=username, password=PASSWORD, role=role))
-
-
-def add_cam(session: Session, run_id: int, video_id: int, kind: str, target: str, *, name: str = "") -> None:
-    token = secrets.token_hex(16)
-    stem = name or f"cams/{token[:2]}/{token}"
-    session.add(
-        CamAsset(
-            run_id=run_id,
-            video_id=video_id,
-            kind=kind,
-            target_class=target,
-            token=token,
-            raw_path=f"{stem}.npy",
-            overlay_path=f"{stem}.mp4",
-        )
-    )
-
-
-def make_run(
-    session: Session,
-    n_videos: int,
-    *,
-    wrong: Collection[int] = (),
-    bare: Collection[int] = (),
-    status: str = "done",
-) -> tuple[int, list[int]]:
-    """A run over ``n_videos``: ensemble predictions (``wrong`` indices misclassified) and CAM pairs
-    for the predicted class (none for ``bare`` indices)."""
-    run = ModelRun(status=status, classes=list(CLASSES))
-    session.add(run)
-    session.flush()
-    run_id = row_id(run)
-    ids = []
-    for i in range(n_videos):
-        label = CLASSES[i % len(CLASSES)]
-        predicted = CLASSES[(i + 1) % len(CLASSES)] if i in wrong else label
-        video_id = row_id(add_video(session, f"run{run_id}-video{i}.mp4", label=label))
-        session.add(
-            Prediction(
-                run_id=run_id, video_id=video_id, probabilities={predicted: 0.9}, predicted_class=predicted
-            )
-        )
-        session.add(
-            Prediction(run_id=run_id, video_id=video_id, frame_index=0, fold=1, predicted_class=label)
-        )
-        if i not in bare:
-            for kind in KINDS:
-                add_cam(session, run_id, video_id, kind, predicted)
-        ids.append(video_id)
-    session.flush()
-    return run_id, ids
-
-
-def make_world(engine: Engine, *, n_videos: int = 10, experts: int = 2, **run: Any) -> World:
-    with session_scope(engine) as session:
-        admin = add_user(session, "admin", "admin")
-        researcher = add_user(session, "researcher", "researcher")
-        annotator = add_user(session, "annotator", "annotator")
-        expert_ids = [add_user(session, f"expert{i}") for i in range(experts)]
-        run_id, videos = make_run(session, n_videos, **run)
-    return World(run_id, videos, admin, researcher, annotator, expert_ids)
-
-
-def new_study(engine: Engine, world: World, **overrides: Any) -> int:
-    options: dict[str, Any] = dict(
-        name="Pilot",
-        run_id=world.run_id,
-        expert_ids=world.experts,
-        reference_expert_id=world.experts[0],
-        actor_id=world.admin,
-    )
-    options.update(overrides)
-    with session_scope(engine) as session:
-        return row_id(create_study(session=session, **options))
-
-
-def items_of(engine: Engine, study_id: int, expert_id: int) -> list[StudyItem]:
-    with session_scope(engine) as session:
-        query = select(StudyItem).where(StudyItem.study_id == study_id, StudyItem.expert_id == expert_id)
-        return list(session.exec(query.order_by(col(StudyItem.position))))
-
-
-def count(engine: Engine, table: Any) -> int:
-    with session_scope(engine) as session:
-        return session.exec(select(func.count()).select_from(table)).one()
+from tests.code.stock import add_video
+from tests.code.stock_study import CLASSES as CLASSES  # re-exported until test_review imports stock_study
+from tests.code.stock_study import World as World
+from tests.code.stock_study import add_cam, count, items_of, make_run, make_world, new_study
+from tests.code.stock_study import add_user as add_user  # re-exported for benchmarks/answer_load.py
 
 
 @pytest.mark.parametrize("share", [0.0, 0.1, 0.3])
