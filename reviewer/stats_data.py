@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from typing import Any, TypedDict, cast
 
 import pandas as pd
@@ -245,22 +244,7 @@ def answer_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop_duplicates("study_item_id")
 
 
-def score_pairs(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per study item with its ``train`` and ``test`` scores; items lacking one are left out."""
-    train = df[df["cam_type"] == CamKind.TRAIN.value].set_index("study_item_id")
-    test = df[df["cam_type"] == CamKind.TEST.value].set_index("study_item_id")
-    pairs = train[["video_id", "label", "expert_id", "expert_name"]].assign(
-        train=train["score"], test=test["score"]
-    )
-    return pairs.dropna(subset=["train", "test"]).reset_index()
-
-
 def finite_or_none(value: float) -> float | None:
     """Float, or None for NaN/inf, so that undefined numbers never leak into tables or JSON."""
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def results_frame(results: Sequence[Any]) -> pd.DataFrame:
-    """Display/export table of result dataclasses; object dtype keeps None instead of NaN."""
-    return pd.DataFrame([asdict(result) for result in results], dtype=object)

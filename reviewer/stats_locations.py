@@ -21,7 +21,6 @@ from scipy.spatial.distance import pdist, squareform
 from reviewer.stats_data import CLASSES, FrameError
 
 PEAK_COLUMNS = ("video_id", "label", "cam_type", "frame", "x", "y")
-CHUNK = 200
 TOLERANCE = 1e-12
 FloatArray = npt.NDArray[np.float64]
 
@@ -67,14 +66,19 @@ def peak_frame(records: Iterable[PeakRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(PEAK_COLUMNS))
 
 
-def mmd_squared(kernel: FloatArray, membership: npt.NDArray[np.bool_]) -> FloatArray:
+def mmd_squared(
+    kernel: FloatArray, membership: npt.NDArray[np.bool_], sizes: npt.ArrayLike | None = None
+) -> FloatArray:
     """Biased MMD² for each row of ``membership`` (True = first sample) as w K wᵀ, vectorised.
 
     With w_i = 1/n_a for the first sample and -1/n_b for the second, w K wᵀ equals
-    mean K_aa + mean K_bb - 2 mean K_ab, so every permutation costs one matrix product.
+    mean K_aa + mean K_bb - 2 mean K_ab, so every permutation costs one matrix product. With
+    ``sizes``, the units are groups (videos) of that many points and ``kernel`` holds the sums of
+    the point kernel over each pair of groups: the same value, at (videos/points)² of the cost.
     """
-    n_first = membership.sum(axis=1, keepdims=True)
-    weights = np.where(membership, 1.0 / n_first, -1.0 / (membership.shape[1] - n_first))
+    counts = np.ones(membership.shape[1]) if sizes is None else np.asarray(sizes, dtype=float)
+    n_first = (membership * counts).sum(axis=1, keepdims=True)
+    weights = np.where(membership, 1.0 / n_first, -1.0 / (counts.sum() - n_first))
     products: FloatArray = ((weights @ kernel) * weights).sum(axis=1)
     return products
 
@@ -102,8 +106,8 @@ def mmd_test(
     """
     if n_perm < 1:
         raise ValueError("n_perm must be at least 1")
-    pair = peaks[peaks["label"].isin([class_a, class_b])]
-    codes, _ = pd.factorize(pair["video_id"])
+    pair = peaks[peaks["label"].isin([class_a, class_b])].sort_values("video_id", kind="stable")
+    codes, _ = pd.factorize(pair["video_id"])  # 0, 0, 1, 1, 1, 2, ...: each video's points together
     video_in_a = (pair.groupby(codes)["label"].first() == class_a).to_numpy()
     in_a = video_in_a[codes]
     counts = (int(in_a.sum()), int((~in_a).sum()), int(video_in_a.sum()), int((~video_in_a).sum()))
@@ -114,12 +118,13 @@ def mmd_test(
     kernel, sigma = gaussian_kernel(pair[["x", "y"]].to_numpy(float))
     if sigma == 0.0:
         return replace(undefined, message="most peaks coincide (median distance 0): no kernel width")
-    observed = float(mmd_squared(kernel, in_a[np.newaxis, :])[0])
+    starts = np.flatnonzero(np.diff(codes, prepend=-1))
+    video_kernel = np.add.reduceat(np.add.reduceat(kernel, starts, axis=0), starts, axis=1)
+    sizes = np.bincount(codes)
+    observed = float(mmd_squared(video_kernel, video_in_a[np.newaxis, :], sizes)[0])
     rng = np.random.default_rng(seed)
     shuffled = rng.permuted(np.tile(video_in_a, (n_perm, 1)), axis=1)
-    null = np.concatenate(
-        [mmd_squared(kernel, shuffled[start : start + CHUNK][:, codes]) for start in range(0, n_perm, CHUNK)]
-    )
+    null = mmd_squared(video_kernel, shuffled, sizes)
     p_value = (1 + int(np.sum(null >= observed - TOLERANCE))) / (1 + n_perm)
     return MmdResult(class_a, class_b, *counts, sigma=sigma, observed=observed, null=null, p_value=p_value)
 

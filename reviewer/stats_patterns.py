@@ -14,7 +14,7 @@ from typing import Literal
 import pandas as pd
 
 from reviewer.stats_data import CAM_TYPES, CLASSES, answer_rows, first_reads
-from reviewer.vocab import LUNG_PATTERNS, UNSURE, Pattern
+from reviewer.vocab import LUNG_PATTERNS, UNSURE, LusClass, Pattern
 
 ANY = "any"
 # 'other' is free text and need not be off-target, so only named structures are counted.
@@ -79,6 +79,16 @@ class GuessResult:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class ModelAccuracy:
+    """How often the ensemble's prediction matches the label on the study's videos, one vote per video."""
+
+    n_videos: int
+    n_correct: int
+    accuracy: float | None
+    message: str | None = None
+
+
 def _contains(lists: pd.Series, wanted: Collection[str]) -> pd.Series:
     """Mask of rows whose pattern list names any of ``wanted``."""
     return lists.map(lambda patterns: not set(wanted).isdisjoint(patterns)).astype(bool)
@@ -100,13 +110,15 @@ def _ratio(
 ) -> HighlightRatio:
     visible = set(reference.loc[_contains(reference["patterns_visible"], {pattern}), "video_id"])
     undefined = HighlightRatio(pattern, cam_type, label, len(visible), {}, {}, None, None)
-    scope = "" if label is None else f" of class {label}"
+    scope = "" if label is None else f" of class {LusClass(label).label}"
     if data.empty:
         return replace(undefined, message=f"no videos{scope}")
     if reference.empty:
         return replace(undefined, message=f"no reference expert answers for the videos{scope}")
     if not visible:
-        return replace(undefined, message=f"the reference expert saw {pattern} in no video{scope}")
+        return replace(
+            undefined, message=f"the reference expert saw {Pattern(pattern).label} in no video{scope}"
+        )
     rows = data[(data["cam_type"] == cam_type) & data["video_id"].isin(visible)]
     seen = rows.groupby("expert_name")["video_id"].nunique()
     hits = rows[_contains(rows["patterns_highlighted"], {pattern})]
@@ -170,3 +182,13 @@ def guess_accuracy(df: pd.DataFrame, *, versus: Versus = "label") -> GuessResult
         confusion=confusion,
         message=message,
     )
+
+
+def model_accuracy(df: pd.DataFrame) -> ModelAccuracy:
+    """The model's accuracy on exactly the videos the experts judged, to set their guesses beside it."""
+    videos = df.drop_duplicates("video_id")
+    known = videos[videos["predicted"].notna()]
+    if known.empty:
+        return ModelAccuracy(0, 0, None, "no model predictions for these videos")
+    correct = int((known["predicted"] == known["label"]).sum())
+    return ModelAccuracy(len(known), correct, correct / len(known))

@@ -13,11 +13,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reviewer.stats_agreement import TimeSummary
 from reviewer.stats_data import CAM_TYPES, CLASSES, SCORE_RANGE, first_reads
 from reviewer.stats_locations import MmdResult
 from reviewer.stats_patterns import GuessResult, HighlightRatio
-from reviewer.stats_scores import PreferenceResult, ScoreSummary
+from reviewer.stats_preference import PreferenceResult
+from reviewer.stats_scores import ScoreSummary
+from reviewer.stats_times import TimeSummary
 from reviewer.vocab import CamKind, LusClass, Pattern, values
 
 CAM_NAMES = {CamKind.TRAIN.value: "train-CAM", CamKind.TEST.value: "test-CAM"}
@@ -25,8 +26,10 @@ PATTERNS = frozenset(values(Pattern))
 CAM_COLORS = {CamKind.TRAIN.value: "#4c78a8", CamKind.TEST.value: "#f58518"}
 
 
-def _readable(value: str) -> str:
-    """Clinicians' name of a class or pattern value; other values (expert names, bins) unchanged."""
+def readable(value: str) -> str:
+    """Clinicians' name of a class, pattern or CAM type value; other values (names, bins) unchanged."""
+    if value in CAM_NAMES:
+        return CAM_NAMES[value]
     if value in CLASSES:
         return LusClass(value).label
     if value in PATTERNS:
@@ -60,23 +63,31 @@ def score_distribution_figure(df: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def _cam_bars(rows: Sequence[ScoreSummary] | Sequence[HighlightRatio], values: str) -> go.Figure:
+    """One bar per group and CAM type, train and test side by side; ``values`` names the bar heights."""
+    figure = go.Figure()
+    for kind in CAM_TYPES:
+        mine = [row for row in rows if row.cam_type == kind]
+        summaries = [row for row in mine if isinstance(row, ScoreSummary)]
+        ratios = [row for row in mine if isinstance(row, HighlightRatio)]
+        figure.add_bar(
+            x=[readable(s.group) for s in summaries] + [readable(r.pattern) for r in ratios],
+            y=[getattr(row, values) for row in mine],
+            error_y={"type": "data", "array": [s.sd or 0.0 for s in summaries]} if summaries else None,
+            text=[r.fraction for r in ratios] or None,
+            name=CAM_NAMES[kind],
+            marker_color=CAM_COLORS[kind],
+        )
+    return figure.update_layout(barmode="group")
+
+
 def score_bar_figure(summaries: Sequence[ScoreSummary], *, title: str = "Mean score by class") -> go.Figure:
     """Mean score with sd error bars per group (class or expert) and CAM type."""
     defined = [s for s in summaries if s.mean is not None]
     if not defined:
         return message_figure("no scores to summarise")
-    figure = go.Figure()
-    for kind in CAM_TYPES:
-        rows = [s for s in defined if s.cam_type == kind]
-        figure.add_bar(
-            x=[_readable(s.group) for s in rows],
-            y=[s.mean for s in rows],
-            error_y={"type": "data", "array": [s.sd or 0.0 for s in rows]},
-            name=CAM_NAMES[kind],
-            marker_color=CAM_COLORS[kind],
-        )
-    figure.update_layout(barmode="group", title=title, yaxis={"title": "mean score", "range": [-3, 3]})
-    return figure
+    figure = _cam_bars(defined, "mean")
+    return figure.update_layout(title=title, yaxis={"title": "mean score", "range": [-3, 3]})
 
 
 def highlight_ratio_figure(
@@ -86,18 +97,8 @@ def highlight_ratio_figure(
     defined = [r for r in ratios if r.ratio is not None]
     if not defined:
         return message_figure("the reference expert listed none of these patterns as visible")
-    figure = go.Figure()
-    for kind in CAM_TYPES:
-        rows = [r for r in defined if r.cam_type == kind]
-        figure.add_bar(
-            x=[_readable(r.pattern) for r in rows],
-            y=[r.ratio for r in rows],
-            text=[r.fraction for r in rows],
-            name=CAM_NAMES[kind],
-            marker_color=CAM_COLORS[kind],
-        )
-    figure.update_layout(barmode="group", title=title, yaxis={"range": [0, 1], "tickformat": ".0%"})
-    return figure
+    figure = _cam_bars(defined, "ratio")
+    return figure.update_layout(title=title, yaxis={"range": [0, 1], "tickformat": ".0%"})
 
 
 def preference_figure(result: PreferenceResult) -> go.Figure:
@@ -121,9 +122,9 @@ def peak_figure(peaks: pd.DataFrame) -> go.Figure:
     figure = make_subplots(
         rows=1,
         cols=len(classes),
-        shared_xaxes=True,
-        shared_yaxes=True,
-        subplot_titles=[_readable(c) for c in classes],
+        shared_xaxes="all",  # one image frame for every class, so locations compare
+        shared_yaxes="all",
+        subplot_titles=[readable(c) for c in classes],
     )
     for column, label in enumerate(classes, start=1):
         points = peaks[peaks["label"] == label]
@@ -146,7 +147,7 @@ def mmd_null_figure(result: MmdResult) -> go.Figure:
     figure.add_vline(
         x=result.observed, line_color="#e45756", annotation_text=f"observed, p = {result.p_value:.3g}"
     )
-    classes = f"{_readable(result.class_a)} vs {_readable(result.class_b)}"
+    classes = f"{readable(result.class_a)} vs {readable(result.class_b)}"
     figure.update_layout(title=f"MMD² of peak locations: {classes}", xaxis_title="MMD²", yaxis_title="draws")
     return figure
 
@@ -156,7 +157,7 @@ def time_figure(times: Sequence[TimeSummary], *, title: str = "Median seconds pe
     defined = [t for t in times if t.median_seconds is not None]
     if not defined:
         return message_figure("no answering times")
-    figure = go.Figure(go.Bar(x=[_readable(t.group) for t in defined], y=[t.median_seconds for t in defined]))
+    figure = go.Figure(go.Bar(x=[readable(t.group) for t in defined], y=[t.median_seconds for t in defined]))
     figure.update_layout(title=title, yaxis_title="median seconds")
     return figure
 
@@ -169,8 +170,8 @@ def confusion_figure(result: GuessResult) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=matrix.to_numpy(),
-            x=[_readable(c) for c in matrix.columns],
-            y=[_readable(c) for c in matrix.index],
+            x=[readable(c) for c in matrix.columns],
+            y=[readable(c) for c in matrix.index],
             colorscale="Blues",
             texttemplate="%{z}",
         )

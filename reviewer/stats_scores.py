@@ -1,4 +1,4 @@
-"""Scores of train- versus test-CAMs, their Wilcoxon signed-rank test, and the experts' preference.
+"""Scores of train- versus test-CAMs and their Wilcoxon signed-rank test (preference: stats_preference).
 
 All functions read the tidy frame of :mod:`reviewer.stats_data` and use first reads only, so a re-read
 item never counts twice. Differences are always test minus train, so positive effects favour the
@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from reviewer.stats_data import CAM_TYPES, CLASSES, EQUAL, answer_rows, first_reads, score_pairs
+from reviewer.stats_data import CAM_TYPES, CLASSES, first_reads
 from reviewer.vocab import CamKind, LusClass
 
 ALL = "all"
@@ -67,33 +67,6 @@ class WilcoxonResult:
     rank_biserial: float | None
     method: str | None
     zero_method: str = ZERO_METHOD
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class PreferenceResult:
-    """Counts and shares of preferred CAM types with an exact binomial test of test against train."""
-
-    n_answers: int
-    n_test: int
-    n_train: int
-    n_equal: int
-    share_test: float | None
-    share_equal: float | None
-    share_test_decided: float | None
-    p_value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class DisagreementResult:
-    """How often experts who read the same video preferred different CAM types."""
-
-    n_videos: int
-    n_disagree: int
-    share: float | None
     message: str | None = None
 
 
@@ -162,6 +135,16 @@ def class_table(df: pd.DataFrame, *, classes: Sequence[str] = ()) -> list[ClassR
     return rows
 
 
+def score_pairs(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per study item with its ``train`` and ``test`` scores; items lacking one are left out."""
+    train = df[df["cam_type"] == CamKind.TRAIN.value].set_index("study_item_id")
+    test = df[df["cam_type"] == CamKind.TEST.value].set_index("study_item_id")
+    pairs = train[["video_id", "label", "expert_id", "expert_name"]].assign(
+        train=train["score"], test=test["score"]
+    )
+    return pairs.dropna(subset=["train", "test"]).reset_index()
+
+
 def signed_rank_sums(differences: npt.ArrayLike) -> tuple[float, float]:
     """Sums of the positive and negative signed ranks of the non-zero differences (average ties)."""
     values = np.asarray(differences, dtype=float)
@@ -192,21 +175,27 @@ def wilcoxon_test(differences: npt.ArrayLike, *, scope: str = POOLED) -> Wilcoxo
     nonzero = values[values != 0]
     if nonzero.size == 0:
         reason = "no paired scores" if values.size == 0 else "all differences are zero"
-        message = f"{reason}: the Wilcoxon test is undefined"
-        return WilcoxonResult(scope, values.size, 0, None, None, None, None, message=message)
+        undefined = f"{reason}: the Wilcoxon test is undefined"
+        return WilcoxonResult(scope, values.size, 0, None, None, None, None, message=undefined)
     small = nonzero.size <= EXACT_MAX_PAIRS
     method = "exact (all sign flips)" if small else "normal approximation (tie-corrected)"
-    result = stats.wilcoxon(
-        nonzero, zero_method=ZERO_METHOD, method=stats.PermutationMethod() if small else "asymptotic"
-    )
+    message: str | None = None
+    if nonzero.size == 1:  # scipy needs two values; both sign flips are equally extreme: T = 0, p = 1
+        statistic, p_value, message = 0.0, 1.0, "one non-zero pair only: the test cannot detect anything"
+    else:
+        result = stats.wilcoxon(
+            nonzero, zero_method=ZERO_METHOD, method=stats.PermutationMethod() if small else "asymptotic"
+        )
+        statistic, p_value = float(result.statistic), float(result.pvalue)
     return WilcoxonResult(
         scope=scope,
         n_pairs=values.size,
         n_nonzero=nonzero.size,
-        statistic=float(result.statistic),
-        p_value=float(result.pvalue),
+        statistic=statistic,
+        p_value=p_value,
         rank_biserial=rank_biserial(nonzero),
         method=method,
+        message=message,
     )
 
 
@@ -226,51 +215,3 @@ def wilcoxon_by_expert(df: pd.DataFrame) -> list[WilcoxonResult]:
         wilcoxon_test(group["test"] - group["train"], scope=str(name))
         for name, group in pairs.groupby("expert_name", sort=True)
     ]
-
-
-def preference_test(df: pd.DataFrame) -> PreferenceResult:
-    """Share of answers preferring the test-CAM (paper: 56%) and an exact two-sided binomial test.
-
-    'Equal' answers carry no direction, so the test (H0: p = 0.5) and its Clopper-Pearson 95% interval
-    use test versus train only (``share_test_decided``); ``share_test`` and ``share_equal`` are shares of
-    all answers, so the reader sees both conventions.
-    """
-    counts = answer_rows(first_reads(df))["preferred_type"].value_counts()
-    n_test, n_train, n_equal = (int(counts.get(kind, 0)) for kind in (CamKind.TEST, CamKind.TRAIN, EQUAL))
-    n_answers, decided = n_test + n_train + n_equal, n_test + n_train
-    if n_answers == 0:
-        return PreferenceResult(0, 0, 0, 0, None, None, None, None, None, None, "no answers")
-    share_test, share_equal = n_test / n_answers, n_equal / n_answers
-    if decided == 0:
-        message = "every answer rated the CAMs equal: no binomial test"
-        return PreferenceResult(
-            n_answers, 0, 0, n_equal, share_test, share_equal, None, None, None, None, message
-        )
-    result = stats.binomtest(n_test, decided, p=0.5)
-    interval = result.proportion_ci(confidence_level=0.95, method="exact")
-    return PreferenceResult(
-        n_answers,
-        n_test,
-        n_train,
-        n_equal,
-        share_test,
-        share_equal,
-        share_test_decided=n_test / decided,
-        p_value=float(result.pvalue),
-        ci_low=float(interval.low),
-        ci_high=float(interval.high),
-    )
-
-
-def preference_disagreement(df: pd.DataFrame) -> DisagreementResult:
-    """Share of videos read by two or more experts whose preferred CAM types differ (paper: 8%).
-
-    'Equal' counts as a preference of its own; a video counts as disagreement when not all its experts
-    gave the same answer.
-    """
-    per_video = answer_rows(first_reads(df)).groupby("video_id")["preferred_type"].agg(["size", "nunique"])
-    shared = per_video[per_video["size"] >= 2]
-    n_disagree = int((shared["nunique"] > 1).sum())
-    if shared.empty:
-        return DisagreementResult(0, 0, None, "no video was read by two or more experts")
-    return DisagreementResult(len(shared), n_disagree, n_disagree / len(shared))

@@ -1,4 +1,4 @@
-"""Agreement, bootstrap intervals, intra-rater reliability and reading time, by hand and against
+"""Agreement, bootstrap intervals, intra-rater reliability, by hand and against
 scikit-learn and krippendorff on the same numbers."""
 
 from __future__ import annotations
@@ -12,18 +12,21 @@ from sklearn.metrics import cohen_kappa_score
 
 from reviewer.stats_agreement import (
     Weights,
-    bootstrap_ci,
     intra_rater_kappa,
-    kappa_bootstrap,
     krippendorff_alpha,
     ordinal_alpha,
     pairwise_kappa,
-    time_by_class,
-    time_by_position,
     weighted_kappa,
 )
+from reviewer.stats_bootstrap import (
+    alpha_bootstrap,
+    bootstrap_ci,
+    kappa_bootstrap,
+    ordinal_alpha_of,
+    unit_coincidences,
+)
 from reviewer.stats_data import AnswerRecord, unblind
-from tests.code.test_stats_data import answer
+from tests.code.stock_study import answer
 
 LABELS = list(range(-3, 4))
 
@@ -205,26 +208,22 @@ def test_intra_rater_kappa_pairs_rereads_with_originals() -> None:
     )
 
 
-def test_time_by_class_and_position() -> None:
-    frame = unblind(
-        [
-            answer(0, 10, seconds=30.0),
-            answer(1, 11, seconds=10.0, label="healthy"),
-            answer(2, 12, seconds=20.0),
-            answer(3, 13, seconds=5.0, label="healthy"),
-            answer(4, 10, seconds=4.0, reread_of=0),
-        ]
+def test_vectorised_alpha_equals_krippendorff_on_each_table_and_per_resample() -> None:
+    rng = np.random.default_rng(8)
+    reliability = rng.integers(-3, 4, size=(3, 40)).astype(float)
+    reliability[rng.random(reliability.shape) < 0.25] = np.nan  # raters skip units; some become unpairable
+    one_table = unit_coincidences(reliability).sum(axis=0)[np.newaxis]
+    direct = krippendorff.alpha(
+        reliability_data=reliability, value_domain=list(range(-3, 4)), level_of_measurement="ordinal"
     )
-    covid, healthy, viral = time_by_class(frame, classes=["covid", "healthy", "viral"])
-    assert (covid.group, covid.n, covid.median_seconds) == ("covid", 3, 20.0)
-    assert (healthy.n, healthy.median_seconds) == (2, 7.5)
-    assert (viral.n, viral.median_seconds, viral.message) == (0, None, "no answers for viral")
-    bins = time_by_position(frame, bin_size=2)
-    assert [(b.group, b.n, b.median_seconds) for b in bins] == [
-        ("0-1", 2, 20.0),
-        ("2-3", 2, 12.5),
-        ("4-5", 1, 4.0),
-    ]
-    assert [b.group for b in time_by_position(frame)] == ["0", "1", "2", "3", "4"]
-    with pytest.raises(ValueError, match="bin_size"):
-        time_by_position(frame, bin_size=0)
+    assert ordinal_alpha_of(one_table)[0] == pytest.approx(direct)
+    videos = np.arange(40) // 2  # two CAMs per video
+    fast = alpha_bootstrap(reliability, videos, n_boot=200, seed=3)
+    slow = bootstrap_ci(videos, lambda units: ordinal_alpha(reliability[:, units]), n_boot=200, seed=3)
+    assert (fast.low, fast.high, fast.n_valid) == (
+        pytest.approx(slow.low),
+        pytest.approx(slow.high),
+        slow.n_valid,
+    )
+    flat = alpha_bootstrap(np.ones((2, 4)), [0, 0, 1, 1], n_boot=10, seed=0)
+    assert (flat.low, flat.n_valid) == (None, 0)  # one value everywhere: alpha undefined in every resample

@@ -1,8 +1,8 @@
-"""The tidy study frame: unblinding and validation. Also home of the answer builder the stats tests share."""
+"""The tidy study frame: unblinding and validation (the answer builder lives in tests/code/stock_study)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pandas as pd
 import pytest
@@ -15,60 +15,13 @@ from reviewer.stats_data import (
     finite_or_none,
     first_reads,
     other_kind,
-    results_frame,
-    score_pairs,
     unblind,
     unblind_preference,
     validate_frame,
 )
 from reviewer.stats_scores import ScoreSummary
-
-PANEL = {"train": {"train": "a", "test": "b"}, "test": {"train": "b", "test": "a"}}
-
-
-def answer(
-    item: int,
-    video: int,
-    expert: int = 1,
-    *,
-    train: int = 0,
-    test: int = 0,
-    prefer: str = "equal",
-    left: str = "train",
-    label: str = "covid",
-    predicted: str | None = "covid",
-    guess: str | None = "covid",
-    visible: Sequence[str] = (),
-    train_patterns: Sequence[str] = (),
-    test_patterns: Sequence[str] = (),
-    seconds: float = 10.0,
-    position: int | None = None,
-    reread_of: int | None = None,
-    reference: int = 1,
-) -> AnswerRecord:
-    """A blinded answer written in unblinded terms; ``left`` decides which CAM sits on panel A."""
-    on_a = left == "train"
-    return AnswerRecord(
-        study_item_id=item,
-        video_id=video,
-        video_name=f"video{video}.mp4",
-        label=label,
-        predicted=predicted,
-        expert_id=expert,
-        expert_name=f"E{expert}",
-        is_reference=expert == reference,
-        position=item if position is None else position,
-        left_kind=left,
-        reread_of=reread_of,
-        score_a=train if on_a else test,
-        score_b=test if on_a else train,
-        preferred="equal" if prefer == "equal" else PANEL[left][prefer],
-        class_guess=guess,
-        patterns_visible=list(visible),
-        patterns_a=list(train_patterns if on_a else test_patterns),
-        patterns_b=list(test_patterns if on_a else train_patterns),
-        seconds_spent=seconds,
-    )
+from reviewer.stats_sections import results_frame
+from tests.code.stock_study import answer
 
 
 def two_answers() -> pd.DataFrame:
@@ -121,14 +74,10 @@ def test_reread_flags_follow_reread_of() -> None:
     assert set(first_reads(frame)["study_item_id"]) == {1}
 
 
-def test_helpers_reshape_the_frame() -> None:
+def test_answer_rows_keep_one_row_per_answer() -> None:
     frame = two_answers()
     assert list(answer_rows(frame)["study_item_id"]) == [1, 2]
     assert list(answer_rows(frame[frame["cam_type"] == "test"])["study_item_id"]) == [1, 2]
-    pairs = score_pairs(frame).set_index("study_item_id")
-    assert pairs.loc[1, "train"] == -1 and pairs.loc[1, "test"] == 2
-    assert pairs.loc[2, "train"] == 3 and pairs.loc[2, "test"] == 0
-    assert score_pairs(frame[frame["cam_type"] == "train"]).empty
 
 
 def test_an_empty_frame_is_valid() -> None:

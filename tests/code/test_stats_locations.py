@@ -118,3 +118,15 @@ def test_pairwise_mmd_covers_every_class_pair_in_vocabulary_order() -> None:
         ("pneumonia", "healthy"),
     ]
     assert all(r.p_value is not None for r in results)
+
+
+def test_mmd_over_videos_equals_mmd_over_their_points() -> None:
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(12, 2))
+    codes = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4])  # five videos of 3, 2, 1, 4 and 2 frames
+    kernel, _ = gaussian_kernel(points)
+    indicator = np.eye(5)[codes]
+    videos = np.array([[True, False, True, False, False], [False, True, True, True, False]])
+    by_point = mmd_squared(kernel, videos[:, codes])
+    by_video = mmd_squared(indicator.T @ kernel @ indicator, videos, indicator.sum(axis=0))
+    np.testing.assert_allclose(by_video, by_point)

@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 
 from reviewer.stats_data import AnswerRecord, unblind
-from reviewer.stats_patterns import TARGET_PATTERNS, guess_accuracy, highlight_ratios, off_target_counts
-from tests.code.test_stats_data import answer
+from reviewer.stats_patterns import (
+    TARGET_PATTERNS,
+    guess_accuracy,
+    highlight_ratios,
+    model_accuracy,
+    off_target_counts,
+)
+from tests.code.stock_study import answer
 
 # Pattern, class, videos the reference expert (E1) saw it in, and test-CAM highlights per expert.
 TABLE_5 = [
@@ -66,7 +72,7 @@ def test_a_pattern_nobody_saw_has_no_ratio() -> None:
     assert len(ratios) == 2 * len(TARGET_PATTERNS)
     effusion = next(r for r in ratios if r.pattern == "pleural_effusion")
     assert (effusion.n, effusion.ratio, effusion.mean_k, effusion.fraction) == (0, None, None, None)
-    assert effusion.message == "the reference expert saw pleural_effusion in no video"
+    assert effusion.message == "the reference expert saw Pleural effusion in no video"
 
 
 def test_ratios_per_class() -> None:
@@ -75,10 +81,10 @@ def test_ratios_per_class() -> None:
     assert covid[("pleural_line_irregularity", "test")].fraction == "9/20"
     assert (
         covid[("consolidation", "test")].message
-        == "the reference expert saw consolidation in no video of class covid"
+        == "the reference expert saw Consolidation in no video of class COVID-19"
     )
     (viral, *_) = highlight_ratios(table_5_study(), label="viral")
-    assert (viral.n, viral.ratio, viral.message) == (0, None, "no videos of class viral")
+    assert (viral.n, viral.ratio, viral.message) == (0, None, "no videos of class Viral pneumonia")
 
 
 def test_experts_who_read_part_of_the_videos() -> None:
@@ -167,4 +173,21 @@ def test_guess_degenerate_cases() -> None:
         0,
         None,
         "no answers with a class guess and a label",
+    )
+
+
+def test_model_accuracy_counts_each_video_once() -> None:
+    frame = unblind(
+        [
+            answer(1, 10, 1, predicted="covid"),
+            answer(2, 10, 2, predicted="covid"),
+            answer(3, 11, 1, label="healthy", predicted="covid"),
+            answer(4, 12, 1, predicted=None),
+        ]
+    )
+    result = model_accuracy(frame)
+    assert (result.n_videos, result.n_correct, result.accuracy) == (2, 1, 0.5)
+    assert (
+        model_accuracy(unblind([answer(1, 10, predicted=None)])).message
+        == "no model predictions for these videos"
     )

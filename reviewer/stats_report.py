@@ -1,0 +1,177 @@
+"""Every statistic of a study in one call (the JSON of it: :mod:`reviewer.stats_json`).
+
+The page, the HTML report and ``lusreview stats`` all read one :class:`StudyStatistics`, so they can
+never disagree. Filters narrow the answers (experts, classes) and the CAM types shown; the paired
+tests (Wilcoxon, preference) always compare both CAM types. Undefined values are None and carry a
+message, never NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from reviewer.stats_agreement import (
+    AlphaResult,
+    KappaResult,
+    intra_rater_kappa,
+    krippendorff_alpha,
+    pairwise_kappa,
+)
+from reviewer.stats_data import CAM_TYPES
+from reviewer.stats_locations import MmdResult, pairwise_mmd
+from reviewer.stats_patterns import (
+    GuessResult,
+    HighlightRatio,
+    ModelAccuracy,
+    OffTargetCount,
+    guess_accuracy,
+    highlight_ratios,
+    model_accuracy,
+    off_target_counts,
+)
+from reviewer.stats_preference import (
+    DisagreementResult,
+    PreferenceResult,
+    preference_disagreement,
+    preference_test,
+)
+from reviewer.stats_records import StudyData
+from reviewer.stats_scores import (
+    ClassRow,
+    ScoreSummary,
+    WilcoxonResult,
+    class_table,
+    summarize_scores,
+    wilcoxon_by_expert,
+    wilcoxon_scores,
+)
+from reviewer.stats_times import TimeSummary, time_by_class, time_by_position
+
+N_BOOT = 1000
+N_PERM = 1000
+POSITION_BIN = 10
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the reader narrowed the study to; empty means everything."""
+
+    experts: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    cam_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudyStatistics:
+    """All statistics of one (filtered) study: the paper's section 4.1 for this study."""
+
+    data: StudyData
+    filters: Filters
+    frame: pd.DataFrame
+    peaks: pd.DataFrame
+    classes: tuple[str, ...]
+    cam_types: tuple[str, ...]
+    messages: list[str]
+    scores_overall: list[ScoreSummary]
+    scores_by_class: list[ClassRow]
+    scores_by_expert: list[ScoreSummary]
+    wilcoxon: WilcoxonResult
+    wilcoxon_by_expert: list[WilcoxonResult]
+    preference: PreferenceResult
+    disagreement: DisagreementResult
+    kappa: list[KappaResult]
+    alpha: AlphaResult
+    highlights: list[HighlightRatio]
+    off_target: list[OffTargetCount]
+    intra_rater: list[KappaResult]
+    time_by_class: list[TimeSummary]
+    time_by_position: list[TimeSummary]
+    guesses: list[GuessResult]
+    model: ModelAccuracy
+    mmd: dict[str, list[MmdResult]] = field(default_factory=dict)
+
+
+def compute_statistics(
+    data: StudyData,
+    *,
+    filters: Filters = Filters(),
+    n_boot: int = N_BOOT,
+    n_perm: int = N_PERM,
+    seed: int = 0,
+    position_bin: int = POSITION_BIN,
+) -> StudyStatistics:
+    """Compute every statistic of the issue for a study, seeded so that the numbers are reproducible.
+
+    Args:
+        data: The study as :func:`reviewer.stats_records.load_study_data` returns it.
+        filters: Experts and classes to keep, CAM types to show.
+        n_boot: Bootstrap resamples for the agreement intervals.
+        n_perm: Permutations of the MMD null (the issue's default: 1000).
+        seed: Seeds the bootstrap and the permutations.
+        position_bin: Positions per bin of the time-per-position table.
+    """
+    frame, peaks = _filtered(data, filters)
+    classes = tuple(c for c in data.classes if not filters.classes or c in filters.classes)
+    cam_types = tuple(k for k in CAM_TYPES if not filters.cam_types or k in filters.cam_types)
+    shown = frame[frame["cam_type"].isin(cam_types)]
+    ratios = [r for label in (None, *classes) for r in highlight_ratios(frame, label=label)]
+    return StudyStatistics(
+        data=data,
+        filters=filters,
+        frame=frame,
+        peaks=peaks,
+        classes=classes,
+        cam_types=cam_types,
+        messages=_messages(data, frame),
+        scores_overall=[s for s in summarize_scores(frame) if s.cam_type in cam_types],
+        scores_by_class=class_table(frame, classes=classes),
+        scores_by_expert=[s for s in summarize_scores(frame, by="expert") if s.cam_type in cam_types],
+        wilcoxon=wilcoxon_scores(frame),
+        wilcoxon_by_expert=wilcoxon_by_expert(frame),
+        preference=preference_test(frame),
+        disagreement=preference_disagreement(frame),
+        kappa=pairwise_kappa(shown, n_boot=n_boot, seed=seed),
+        alpha=krippendorff_alpha(shown, n_boot=n_boot, seed=seed),
+        highlights=[r for r in ratios if r.cam_type in cam_types],
+        off_target=[c for c in off_target_counts(frame) if c.cam_type in (*cam_types, "any")],
+        intra_rater=intra_rater_kappa(shown, n_boot=n_boot, seed=seed),
+        time_by_class=time_by_class(frame, classes=classes),
+        time_by_position=time_by_position(frame, bin_size=position_bin),
+        guesses=[guess_accuracy(frame, versus="label"), guess_accuracy(frame, versus="predicted")],
+        model=model_accuracy(frame),
+        mmd={
+            kind: pairwise_mmd(peaks[peaks["cam_type"] == kind], classes=classes, n_perm=n_perm, seed=seed)
+            for kind in cam_types
+        },
+    )
+
+
+def _filtered(data: StudyData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame, peaks = data.frame, data.peaks
+    if filters.experts:
+        frame = frame[frame["expert_name"].isin(filters.experts)]
+    if filters.classes:
+        frame = frame[frame["label"].isin(filters.classes)]
+        peaks = peaks[peaks["label"].isin(filters.classes)]
+    if filters.cam_types:
+        peaks = peaks[peaks["cam_type"].isin(filters.cam_types)]
+    return frame, peaks
+
+
+def _messages(data: StudyData, frame: pd.DataFrame) -> list[str]:
+    """Study-level warnings the reader must see before any number."""
+    messages = []
+    if data.preview:
+        messages.append(
+            f"Preview: study {data.name!r} is {data.state}; experts may still be answering, so these "
+            "numbers will change. Do not report them."
+        )
+    messages.extend(data.notes)
+    experts = frame["expert_name"].nunique()
+    if frame.empty:
+        messages.append("No complete answers: there is nothing to analyse yet.")
+    elif experts < 2:
+        messages.append("Only one expert answered: there is no agreement between experts to compute.")
+    return messages

@@ -1,0 +1,197 @@
+"""Every statistic of a real answered study, its JSON and its exports, parsed back."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+from sqlalchemy import Engine
+
+from db.session import session_scope
+from reviewer.metrics import FoldPredictions, evaluate
+from reviewer.stats_export import CSV_COLUMNS, html_report, statistics_text, tidy_csv
+from reviewer.stats_json import statistics_json
+from reviewer.stats_locations import peak_frame
+from reviewer.stats_records import StudyData, load_study_data
+from reviewer.stats_report import Filters, StudyStatistics, compute_statistics
+from reviewer.stats_sections import report_sections
+from tests.code.stock_stats import StatsWorld, answered_study
+from tests.code.test_stats_patterns import table_5_study
+
+DRAWS = 50  # bootstrap and permutation draws: enough to exercise them, cheap on a shared CPU
+
+
+def load(engine: Engine, world: StatsWorld, *, preview: bool = False) -> StudyData:
+    with session_scope(engine) as session:
+        return load_study_data(
+            session=session, study_id=world.study_id, viewer_id=world.admin, preview=preview
+        )
+
+
+def compute(data: StudyData, filters: Filters | None = None) -> StudyStatistics:
+    return compute_statistics(data, filters=filters or Filters(), n_boot=DRAWS, n_perm=DRAWS, seed=1)
+
+
+@pytest.fixture
+def two_experts(engine: Engine) -> StudyData:
+    return load(engine, answered_study(engine, n_videos=6, experts=2))
+
+
+def test_statistics_of_a_real_study_match_the_answers(two_experts: StudyData) -> None:
+    result = statistics_json(compute(two_experts))
+    assert result["study"]["n_answers"] == 12 and result["messages"] == []
+    train, test = result["scores"]["overall"]
+    assert (train["mean"], test["mean"]) == (1.0, 1.75)  # expert 0: 2,2,...; expert 1: 1,2,1,2,1,2
+    pooled = result["wilcoxon"]["pooled"]
+    direct = scipy_stats.wilcoxon([1] * 9, method=scipy_stats.PermutationMethod())
+    assert (pooled["n_pairs"], pooled["n_nonzero"], pooled["p_value"]) == (
+        12,
+        9,
+        pytest.approx(direct.pvalue),
+    )
+    assert result["preference"]["n_test"] == 9 and result["preference"]["n_equal"] == 3
+    assert result["disagreement"]["share"] == 0.5
+    [kappa] = result["agreement"]["pairwise_kappa"]
+    assert kappa["kappa"] is not None and kappa["ci_low"] <= kappa["kappa"] <= kappa["ci_high"]
+    b_lines = [h for h in result["highlights"] if h["pattern"] == "b_lines" and h["label"] is None]
+    assert {h["cam_type"]: h["fraction"] for h in b_lines} == {"train": "0/2", "test": "2/2"}
+    assert result["guesses"]["label"]["accuracy"] == 1.0
+    assert (
+        result["guesses"]["predicted"]["accuracy"] == 10 / 12
+    )  # both experts disagree with the model on one video
+    locations = result["locations"]["test"]
+    assert [(m["class_a"], m["class_b"]) for m in locations][0] == ("covid", "pneumonia")
+    assert all(m["n_draws"] == DRAWS and 0 < m["p_value"] <= 1 for m in locations)
+    assert result["model_metrics"] == {}
+
+
+def test_json_text_has_no_nan_and_parses_back(two_experts: StudyData) -> None:
+    text = statistics_text(compute(two_experts))
+    assert "NaN" not in text and "Infinity" not in text
+    keys = set(json.loads(text))
+    assert keys == {
+        "study", "filters", "messages", "scores", "wilcoxon", "preference", "disagreement", "agreement",
+        "highlights", "off_target", "reader", "guesses", "model_on_study_videos", "locations",
+        "model_metrics",
+    }  # fmt: skip
+
+
+def test_tidy_csv_has_one_readable_row_per_item_expert_and_side(two_experts: StudyData) -> None:
+    table = pd.read_csv(io.StringIO(tidy_csv(compute(two_experts))))
+    assert list(table.columns) == ["study", *CSV_COLUMNS.values()]
+    assert len(table) == 6 * 2 * 2
+    assert not table.duplicated(["study_item_id", "expert_id", "cam_side"]).any()
+    assert set(table["class"]) == {"COVID-19", "Bacterial pneumonia", "Healthy"}
+    assert set(table["expert_name"]) == {"Dr. Expert 0", "Dr. Expert 1"}
+    assert set(table["cam_type"]) == {"train", "test"} and table["video_file"].str.endswith(".mp4").all()
+    covid_test = table[(table["class"] == "COVID-19") & (table["cam_type"] == "test")]
+    assert set(covid_test["patterns_highlighted"]) == {"B-lines"}
+
+
+def test_html_report_is_self_contained_with_every_chart(two_experts: StudyData) -> None:
+    report = html_report(compute(two_experts))
+    assert "Study Pilot study: statistics" in report
+    assert report.count('class="plotly-graph-div') >= 10
+    assert not re.search(r"<script[^>]+src=", report), "no external scripts: the report must open offline"
+    assert "plotly.js v" in report, "plotly.js is embedded in the file"
+    assert "Wilcoxon signed-rank test" in report
+
+
+def test_filters_narrow_the_answers(two_experts: StudyData) -> None:
+    stats = compute(two_experts, Filters(experts=("Dr. Expert 1",), classes=("covid",), cam_types=("test",)))
+    result = statistics_json(stats)
+    assert result["study"]["n_answers"] == 2 and result["study"]["classes"] == ["covid"]
+    assert [s["cam_type"] for s in result["scores"]["overall"]] == ["test"]
+    assert result["wilcoxon"]["pooled"]["n_pairs"] == 2  # paired tests always compare both CAM types
+    assert set(result["locations"]) == {"test"}
+    assert "Only one expert answered" in " ".join(result["messages"])
+
+
+def test_degenerate_single_expert_study_gives_messages_not_nan(engine: Engine) -> None:
+    data = load(engine, answered_study(engine, n_videos=3, experts=1))
+    stats = compute(data)
+    result = statistics_json(stats)
+    assert result["messages"] == [
+        "Only one expert answered: there is no agreement between experts to compute."
+    ]
+    assert result["agreement"]["krippendorff_alpha"]["alpha"] is None
+    assert "fewer than two experts" in result["agreement"]["pairwise_kappa"][0]["message"]
+    assert result["disagreement"]["message"] == "no video was read by two or more experts"
+    nobody = [h for h in result["highlights"] if h["pattern"] == "consolidation" and h["label"] is None]
+    assert nobody[0]["message"] == "the reference expert saw Consolidation in no video"
+    assert "NaN" not in statistics_text(stats) and "Only one expert answered" in html_report(stats)
+
+
+def test_all_differences_zero_and_a_class_without_videos(engine: Engine) -> None:
+    data = load(engine, answered_study(engine, n_videos=2, experts=1))  # covid and pneumonia only
+    flat = data.frame.assign(score=1)
+    stats = compute(StudyData(**{**data.__dict__, "frame": flat}))
+    result = statistics_json(stats)
+    assert (
+        result["wilcoxon"]["pooled"]["message"] == "all differences are zero: the Wilcoxon test is undefined"
+    )
+    healthy = [row for row in result["scores"]["by_class"] if row["label"] == "healthy"]
+    assert healthy[0]["message"] == "no videos of class healthy" and healthy[0]["test_mean"] is None
+    assert [m["message"] for m in result["locations"]["test"] if m["class_b"] == "healthy"][0] == (
+        "no peak locations for class healthy"
+    )
+
+
+def test_preview_is_said_everywhere(engine: Engine) -> None:
+    data = load(engine, answered_study(engine, n_videos=3, experts=2, close=False), preview=True)
+    stats = compute(data)
+    assert statistics_json(stats)["study"]["preview"] is True
+    assert "Preview: study 'Pilot study' is open" in statistics_json(stats)["messages"][0]
+    assert "Preview: study" in html_report(stats)
+
+
+def test_model_metrics_of_the_run_appear_in_the_report(two_experts: StudyData) -> None:
+    rng = np.random.default_rng(0)
+    folds = []
+    for fold in range(2):
+        y_true = np.repeat([0, 1, 2], 4)
+        proba = rng.dirichlet(np.ones(3), size=12) + np.eye(3)[y_true]
+        folds.append(
+            FoldPredictions(y_true, proba / proba.sum(axis=1, keepdims=True), np.arange(12) // 2 + 10 * fold)
+        )
+    metrics = dict(evaluate(folds, ["covid", "pneumonia", "healthy"]))
+    stats = compute(dataclasses.replace(two_experts, run_metrics=json.loads(json.dumps(metrics))))
+    [model] = [s for s in report_sections(stats) if s.title == "Model metrics"]
+    assert [title for title, _ in model.tables] == ["Accuracy per level", "Per class (frames)"]
+    assert len(model.figures) == 2
+    assert statistics_json(stats)["model_metrics"]["n_folds"] == 2
+    assert "The run has no stored metrics" in html_report(compute(two_experts))
+
+
+def test_table_5_counts_come_through_the_whole_pipeline() -> None:
+    frame = table_5_study()
+    data = StudyData(
+        1, "Table 5", "closed", False, 1, ("covid", "pneumonia", "healthy"), "E1", frame, peak_frame([])
+    )
+    highlights = statistics_json(compute(data))["highlights"]
+    overall = {
+        h["pattern"]: h["fraction"] for h in highlights if h["label"] is None and h["cam_type"] == "test"
+    }
+    assert [overall[p] for p in ("consolidation", "a_lines", "b_lines", "pleural_line_irregularity")] == [
+        "17/18",
+        "8/13",
+        "3/12",
+        "9/20",
+    ]
+
+
+def test_hidden_re_reads_give_intra_rater_kappa_and_never_count_twice(engine: Engine) -> None:
+    data = load(engine, answered_study(engine, n_videos=6, experts=1, reread_share=0.5))
+    rereads = data.frame[data.frame["is_reread"]]
+    assert rereads["study_item_id"].nunique() == 3
+    result = statistics_json(compute(data))
+    assert result["study"]["n_answers"] == 9
+    assert [s["n"] for s in result["scores"]["overall"]] == [6, 6]  # first readings only
+    [kappa] = result["reader"]["intra_rater_kappa"]
+    assert (kappa["rater_a"], kappa["n_units"], kappa["kappa"]) == ("Dr. Expert 0", 6, 1.0)
