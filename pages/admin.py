@@ -1,12 +1,19 @@
-"""Administration: accounts and data import (models and studies have their own pages)."""
+"""Administration: accounts and data import (models and studies have their own pages).
+
+The Data import tab reuses the annotator's upload block and adds the import of a POCUS-layout folder.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from pages.annot_import import pocus_import_form
+from pages.annot_upload import upload_section
 from pages.common import FORM_PX, ROLE_NAMES, Viewer, require_role, unit_of_work
 from reviewer.users import UserError, create_user, list_users
 from reviewer.vocab import Role
+
+UPLOAD_POCUS = [3, 2]  # relative widths: uploads show canvases, the folder import a short form
 
 admin = require_role(Role.ADMIN)
 st.title("Administration", anchor=False)
@@ -75,8 +82,9 @@ with users_tab:
         _accounts()
 
 with import_tab:
-    st.info(
-        "Uploading videos and importing the POCUS dataset will be available here. Until then use "
-        "`lusreview ingest FILE --label L --probe P` or `lusreview import-pocus PATH`.",
-        icon=":material/upload:",
-    )
+    upload_column, pocus_column = st.columns(UPLOAD_POCUS, gap="large")
+    with upload_column:
+        st.subheader("Upload videos", anchor=False)
+        upload_section("admin_", admin)
+    with pocus_column:
+        pocus_import_form(admin)

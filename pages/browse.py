@@ -1,4 +1,7 @@
-"""Data browser: list, filter and play the stored videos with their labels, tags, source and licence."""
+"""Data browser: list, filter and play the stored videos with their labels, tags, source and licence.
+
+Each video also shows its label history and audit trail (who labelled, approved or changed it).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from pages.annot_review import history_view
 from pages.common import (
     PROBE_NAMES,
     SOURCE_NAMES,
@@ -178,6 +182,7 @@ def _show(video_id: int) -> None:
     with facts:
         _facts(detail)
     _thumbnails(detail)
+    history_view(video_id)
 
 
 header = st.container()

@@ -2,7 +2,8 @@
 
 Pages and scripts get plain frozen dataclasses rather than ORM rows, so nothing outside a session can
 lazy-load or accidentally write. File paths in the database are relative to the home folder and are
-never trusted: :func:`resolve_file` refuses any path that would leave it.
+never trusted: :func:`resolve_file` (in :mod:`reviewer.catalog_files`, importable from here) refuses
+any path that would leave it.
 """
 
 from __future__ import annotations
@@ -11,41 +12,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import Frame, PatternTag, Video
-from reviewer.settings import Settings
-from reviewer.storage import resolve
+from reviewer.catalog_files import (
+    VIDEO_MIME,
+    CatalogError,
+    MediaKind,
+    media_kind,
+    resolve_file,
+    web_link,
+)
 from reviewer.vocab import LusClass, Pattern, Probe, VideoSource, values
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "CatalogError",
+    "FrameInfo",
+    "MediaKind",
+    "TagInfo",
+    "VideoDetail",
+    "VideoFilters",
+    "VideoSummary",
+    "count_videos",
+    "label_counts",
+    "list_videos",
+    "resolve_file",
+    "video_detail",
+    "web_link",
+]
 
 DEFAULT_LIMIT = 50
 PATTERN_ORDER = {pattern.value: rank for rank, pattern in enumerate(Pattern)}
 
 E = TypeVar("E", bound=StrEnum)
 Q = TypeVar("Q", bound=SelectOfScalar[Any])
-
-
-class CatalogError(ValueError):
-    """A browse request that cannot be honoured; the message is safe to show."""
-
-
-class MediaKind(StrEnum):
-    """How a browser can show an original file."""
-
-    VIDEO = "video"
-    IMAGE = "image"
-    NONE = "none"
-
-
-# Containers browsers play natively. QuickTime files from scanners hold H.264, which browsers
-# decode when the file is served as MP4; AVI and MPEG-PS are not playable, their frames are shown.
-VIDEO_MIME = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".webm": "video/webm"}
-IMAGE_SUFFIXES = frozenset({".gif", ".png", ".jpg", ".jpeg"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,16 +109,18 @@ class VideoDetail:
     frames: tuple[FrameInfo, ...]
 
 
+class VideoFilters(TypedDict, total=False):
+    """Filters of the video list; each takes stored vocabulary values, ``search`` a name substring."""
+
+    label: LusClass | str | None
+    probe: Probe | str | None
+    source: VideoSource | str | None
+    pattern: Pattern | str | None
+    search: str | None
+
+
 def list_videos(
-    *,
-    session: Session,
-    label: LusClass | str | None = None,
-    probe: Probe | str | None = None,
-    source: VideoSource | str | None = None,
-    pattern: Pattern | str | None = None,
-    search: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    offset: int = 0,
+    *, session: Session, limit: int = DEFAULT_LIMIT, offset: int = 0, **filters: Unpack[VideoFilters]
 ) -> list[VideoSummary]:
     """Stored videos matching every given filter, ordered by name, one page at a time.
 
@@ -123,29 +130,14 @@ def list_videos(
     """
     if limit < 1 or offset < 0:
         raise CatalogError("The page size must be at least 1 and the offset cannot be negative.")
-    query = _where(select(Video), label=label, probe=probe, source=source, pattern=pattern, search=search)
+    query = _where(select(Video), filters)
     query = query.order_by(col(Video.display_name), col(Video.id)).limit(limit).offset(offset)
     return _summaries(session, list(session.exec(query)))
 
 
-def count_videos(
-    *,
-    session: Session,
-    label: LusClass | str | None = None,
-    probe: Probe | str | None = None,
-    source: VideoSource | str | None = None,
-    pattern: Pattern | str | None = None,
-    search: str | None = None,
-) -> int:
+def count_videos(*, session: Session, **filters: Unpack[VideoFilters]) -> int:
     """How many videos :func:`list_videos` would return without paging, so pages can say "n of m"."""
-    query = _where(
-        select(func.count()).select_from(Video),
-        label=label,
-        probe=probe,
-        source=source,
-        pattern=pattern,
-        search=search,
-    )
+    query = _where(select(func.count()).select_from(Video), filters)
     return int(session.exec(query).one())
 
 
@@ -171,7 +163,7 @@ def video_detail(*, session: Session, video_id: int) -> VideoDetail:
     return VideoDetail(
         summary=_summaries(session, [video])[0],
         file_path=video.file_path,
-        media=_media_kind(suffix),
+        media=media_kind(suffix),
         mime=VIDEO_MIME.get(suffix),
         source_url=video.source_url,
         license=video.license,
@@ -189,36 +181,6 @@ def video_detail(*, session: Session, video_id: int) -> VideoDetail:
     )
 
 
-def resolve_file(*, settings: Settings, relative_path: str) -> Path:
-    """Absolute path of a stored file, refusing anything outside the home folder.
-
-    Paths come from the database, which an import or a hand edit may have filled with ``..`` parts,
-    absolute paths or symlinks; resolving first and then checking containment defeats all three.
-    """
-    try:
-        candidate = resolve(settings, relative_path)
-    except (OSError, ValueError) as exc:  # climbing out, absolute paths, NUL bytes, symlink loops
-        raise CatalogError(
-            "A stored file path is not valid or points outside the data folder; the file was not opened."
-        ) from exc
-    if not candidate.is_file():
-        raise CatalogError(f"The stored file {relative_path!r} is missing from the data folder.")
-    return candidate
-
-
-def web_link(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) address, else None.
-
-    Source and licence URLs come from CSV files and uploads; only web addresses may become clickable,
-    never ``javascript:``, ``data:`` or ``file:`` links.
-    """
-    candidate = (url or "").strip()
-    if not candidate or any(char.isspace() for char in candidate):
-        return None
-    parts = urlsplit(candidate)
-    return candidate if parts.scheme.lower() in {"http", "https"} and parts.netloc else None
-
-
 def _member(enum: type[E], value: E | str, what: str) -> E:
     try:
         return enum(value)
@@ -226,26 +188,19 @@ def _member(enum: type[E], value: E | str, what: str) -> E:
         raise CatalogError(f"Unknown {what} {value!r}; choose one of {', '.join(values(enum))}.") from exc
 
 
-def _where(
-    query: Q,
-    *,
-    label: LusClass | str | None,
-    probe: Probe | str | None,
-    source: VideoSource | str | None,
-    pattern: Pattern | str | None,
-    search: str | None,
-) -> Q:
-    if label is not None:
+def _where(query: Q, filters: VideoFilters) -> Q:
+    if (label := filters.get("label")) is not None:
         query = query.where(Video.label == _member(LusClass, label, "class").value)
-    if probe is not None:
+    if (probe := filters.get("probe")) is not None:
         query = query.where(Video.probe == _member(Probe, probe, "probe").value)
-    if source is not None:
+    if (source := filters.get("source")) is not None:
         query = query.where(Video.source == _member(VideoSource, source, "source").value)
-    if pattern is not None:
+    if (pattern := filters.get("pattern")) is not None:
         tagged = select(PatternTag.video_id).where(
             PatternTag.pattern == _member(Pattern, pattern, "pattern").value
         )
         query = query.where(col(Video.id).in_(tagged))
+    search = filters.get("search")
     if search and search.strip():
         query = query.where(col(Video.display_name).icontains(search.strip(), autoescape=True))
     return query
@@ -277,11 +232,3 @@ def _summaries(session: Session, videos: Sequence[Video]) -> list[VideoSummary]:
         )
         for video, video_id in zip(videos, ids, strict=True)
     ]
-
-
-def _media_kind(suffix: str) -> MediaKind:
-    if suffix in VIDEO_MIME:
-        return MediaKind.VIDEO
-    if suffix in IMAGE_SUFFIXES:
-        return MediaKind.IMAGE
-    return MediaKind.NONE

@@ -3,99 +3,40 @@
 One call stores one video inside the caller's transaction (flushed, never committed) and inside a
 savepoint of its own, so that a failing video leaves neither rows nor files (see
 :mod:`reviewer.storage`) even when the caller goes on to store others in the same transaction.
-Every refusal is an :class:`IngestError` whose message can be shown to the user as it is.
+Every refusal is an :class:`IngestError` whose message can be shown to the user as it is. Options
+and their checks live in :mod:`reviewer.ingest_options`, decoding and cropping in
+:mod:`reviewer.ingest_prepare`; their public names are importable from here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
 
-import cv2
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db.models import Frame, PatternTag, Video, VideoLabel
 from reviewer.audit import record
-from reviewer.frames import CleanFrames, Crop, CropError, clean_frames, suggest_crop
+from reviewer.ingest_options import IngestError, IngestOptions, checked_options, parse_label
+from reviewer.ingest_prepare import Prepared, Preview, check_upload_size, prepare, preview_video
 from reviewer.settings import Settings
 from reviewer.storage import display_name, frame_path, mask_path, video_path, write_file, write_png
-from reviewer.video_io import DecodedVideo, Rgb, VideoError, VideoInfo, check_size, decode
-from reviewer.vocab import CLASS_LABELS, LusClass, Pattern, Probe, TagSource, VideoSource
+
+__all__ = [
+    "IngestError",
+    "IngestOptions",
+    "Preview",
+    "ingest_file",
+    "ingest_video",
+    "parse_label",
+    "preview_video",
+]
 
 log = logging.getLogger(__name__)
-
-_ALIASES: dict[str, LusClass] = {
-    **{member.value: member for member in LusClass},
-    **{label.casefold(): member for member, label in CLASS_LABELS.items()},
-    "covid19": LusClass.COVID,
-    "bacterial": LusClass.PNEUMONIA,
-    "regular": LusClass.HEALTHY,
-    "normal": LusClass.HEALTHY,
-}
-_WEB_SCHEMES = ("http://", "https://")
-
-
-class IngestError(ValueError):
-    """A video that cannot be stored; the message is safe to show to the user."""
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """What the uploader says about a video; ``None`` crop and overlay switch mean "decide for me"."""
-
-    label: LusClass | None = None
-    probe: Probe = Probe.CONVEX
-    source: VideoSource = VideoSource.UPLOAD
-    source_url: str | None = None
-    license: str | None = None
-    license_url: str | None = None
-    comment: str | None = None
-    remove_overlays: bool | None = None
-    crop: Crop | None = None
-    patterns: tuple[Pattern, ...] = ()
-    tag_source: TagSource = TagSource.ANNOTATOR
-
-
-@dataclass(frozen=True)
-class Preview:
-    """What the annotator page shows before storing: the first frame and the suggested crop."""
-
-    display_name: str
-    first_frame: Rgb
-    crop: Crop
-    info: VideoInfo
-    warnings: tuple[str, ...]
-
-
-def parse_label(text: str) -> LusClass:
-    """Read a class as people write it ("COVID-19", "covid", "regular", "Bacterial pneumonia"...).
-
-    Raises:
-        IngestError: naming the allowed labels, so that a typo never becomes a new class.
-    """
-    key = " ".join(str(text).split()).casefold()
-    if key in _ALIASES:
-        return _ALIASES[key]
-    allowed = ", ".join(CLASS_LABELS.values())
-    raise IngestError(f"Unknown label {str(text)[:64]!r}; use one of: {allowed}.")
-
-
-def preview_video(*, settings: Settings, data: bytes, filename: str, probe: Probe) -> Preview:
-    """Decode an upload and suggest its crop without storing anything, so the user can adjust it.
-
-    Raises:
-        IngestError: for a file that cannot be used, with the same message ingest would give.
-    """
-    options = _checked(IngestOptions(probe=probe))
-    decoded = _decode(data, settings)
-    crop = _crop(decoded, options)
-    info, first = decoded.info, decoded.frames[0]
-    return Preview(display_name(filename), first_frame=first, crop=crop, info=info, warnings=decoded.warnings)
 
 
 def ingest_video(
@@ -115,13 +56,13 @@ def ingest_video(
     Raises:
         IngestError: for a duplicate (same SHA-256), bad options, or a file that cannot be used.
     """
-    options = _checked(options)
-    _check_size(len(data), settings)
+    options = checked_options(options)
+    check_upload_size(len(data), settings)
     checksum = hashlib.sha256(data).hexdigest()
     existing = session.exec(select(Video).where(Video.checksum == checksum)).first()
     if existing is not None:
         raise IngestError(f"This file is already stored as video {existing.id} ({existing.display_name!r}).")
-    prepared = _prepare(settings, data, options)
+    prepared = prepare(settings, data, options)
     try:
         with session.begin_nested():
             video = _new_video(settings, checksum, display_name(filename), prepared, options, user_id)
@@ -147,7 +88,7 @@ def ingest_file(
         IngestError: as :func:`ingest_video`, and for a missing, unreadable or oversized file.
     """
     try:
-        _check_size(path.stat().st_size, settings)
+        check_upload_size(path.stat().st_size, settings)
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path.name} could not be read: {exc.strerror or 'unknown error'}.") from exc
@@ -156,78 +97,11 @@ def ingest_file(
     )
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    decoded: DecodedVideo
-    crop: Crop
-    remove_overlays: bool
-    clean: CleanFrames
-
-
-def _checked(options: IngestOptions) -> IngestOptions:
-    """Re-check enumerations and links, since callers may build options from raw form values."""
-    for url in (options.source_url, options.license_url):
-        if url is not None and not url.lower().startswith(_WEB_SCHEMES):
-            raise IngestError("Links must start with http:// or https://.")
-    label = None if options.label is None else parse_label(options.label)
-    try:
-        return replace(
-            options,
-            label=label,
-            probe=Probe(options.probe),
-            source=VideoSource(options.source),
-            tag_source=TagSource(options.tag_source),
-            patterns=tuple(dict.fromkeys(Pattern(p) for p in options.patterns)),
-        )
-    except ValueError as exc:
-        raise IngestError(f"Unknown option value: {exc}.") from exc
-
-
-def _prepare(settings: Settings, data: bytes, options: IngestOptions) -> _Prepared:
-    """Everything that needs no database and no file: decode, crop, clean, resize."""
-    decoded = _decode(data, settings)
-    crop = _crop(decoded, options)
-    remove = settings.remove_overlays if options.remove_overlays is None else options.remove_overlays
-    try:
-        clean = clean_frames(decoded.frames, crop, settings.frame_size, remove_overlays=remove)
-    except cv2.error as exc:
-        log.exception("cleaning the frames failed")
-        raise IngestError("The video could not be processed; it may be corrupt.") from exc
-    if not clean.frames:
-        raise IngestError(
-            "A moving pointer covers the lung in every frame; store it without overlay removal."
-        )
-    return _Prepared(decoded=decoded, crop=crop, remove_overlays=remove, clean=clean)
-
-
-def _check_size(size: int, settings: Settings) -> None:
-    try:
-        check_size(size, settings)
-    except VideoError as exc:
-        raise IngestError(str(exc)) from exc
-
-
-def _decode(data: bytes, settings: Settings) -> DecodedVideo:
-    try:
-        return decode(data, settings=settings)
-    except VideoError as exc:
-        raise IngestError(str(exc)) from exc
-
-
-def _crop(decoded: DecodedVideo, options: IngestOptions) -> Crop:
-    if options.crop is None:
-        return suggest_crop(decoded.frames, options.probe)
-    try:
-        return options.crop.check_within(decoded.info.width, decoded.info.height)
-    except CropError as exc:
-        raise IngestError(str(exc)) from exc
-
-
 def _new_video(
     settings: Settings,
     checksum: str,
     name: str,
-    prepared: _Prepared,
+    prepared: Prepared,
     options: IngestOptions,
     user_id: int | None,
 ) -> Video:
@@ -257,9 +131,7 @@ def _new_video(
     )
 
 
-def _store_files(
-    session: Session, settings: Settings, video: Video, data: bytes, prepared: _Prepared
-) -> None:
+def _store_files(session: Session, settings: Settings, video: Video, data: bytes, prepared: Prepared) -> None:
     """Write the original, every kept frame and its mask, adding one Frame row per kept frame."""
     assert video.id is not None
     decoded, clean = prepared.decoded, prepared.clean

@@ -10,39 +10,42 @@ audit row with the old and the new values.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from db.models import CLASS_GUESSES, Answer, CamAsset, Study, StudyExpert, StudyItem, Video, utcnow
+from db.models import Answer, CamAsset, Study, StudyExpert, StudyItem, Video, utcnow
 from reviewer.audit import record
-from reviewer.study_setup import is_blind, row_id
-from reviewer.vocab import LUNG_PATTERNS, SCORE_MAX, SCORE_MIN, Pattern, Preference, StudyState, values
-
-MAX_COMMENT = 2000
-MAX_SECONDS_PER_SAVE = 3600.0  # autosave runs on every change; the page must not count idle hours
-VISIBLE = tuple(p.value for p in LUNG_PATTERNS)
-HIGHLIGHTED = tuple(values(Pattern))  # lung patterns plus the off-target tags
-PREFERENCES = tuple(values(Preference))
-FIELDS = (
-    "score_a",
-    "score_b",
-    "preferred",
-    "class_guess",
-    "patterns_visible",
-    "patterns_a",
-    "patterns_b",
-    "comment",
+from reviewer.review_form import (
+    FIELDS,
+    AnswerForm,
+    FormError,
+    Panel,
+    ReviewError,
+    ReviewItem,
+    SavedAnswer,
+    StaleAnswerError,
+    StudyProgress,
+    checked_values,
 )
-REQUIRED = {
-    "score_a": "score A",
-    "score_b": "score B",
-    "preferred": "preferred heatmap",
-    "class_guess": "class guess",
-}
+from reviewer.study_setup import is_blind, row_id
+from reviewer.vocab import StudyState
+
+__all__ = [
+    "AnswerForm",
+    "FormError",
+    "ReviewError",
+    "ReviewItem",
+    "StaleAnswerError",
+    "StudyProgress",
+    "expert_studies",
+    "item_states",
+    "next_position",
+    "review_item",
+    "save_answer",
+]
+
 STALE = (
     "This answer was changed in another tab or window since you opened it. "
     "Reload the video to see the latest version, then make your change again."
@@ -51,86 +54,6 @@ CLOSED_RULE = {
     StudyState.DRAFT.value: "This study has not been opened yet.",
     StudyState.CLOSED.value: "This study is closed; answers can no longer be given or changed.",
 }
-
-
-class ReviewError(ValueError):
-    """An expert request that cannot be honoured; the message is safe to show."""
-
-
-class FormError(ReviewError):
-    """Form values that cannot be stored; ``problems`` lists each one for the page."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(" ".join(problems))
-        self.problems = tuple(problems)
-
-
-class StaleAnswerError(ReviewError):
-    """The answer changed (another tab or window) since the page loaded it."""
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerForm:
-    """What the form sends; ``seconds_spent`` is the time since the previous save, not a total."""
-
-    score_a: int | None = None
-    score_b: int | None = None
-    preferred: str | None = None
-    class_guess: str | None = None
-    patterns_visible: tuple[str, ...] = ()
-    patterns_a: tuple[str, ...] = ()
-    patterns_b: tuple[str, ...] = ()
-    comment: str | None = None
-    seconds_spent: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Panel:
-    """One heatmap panel, named only by its opaque asset token; paths are relative to the home."""
-
-    token: str
-    overlay_path: str
-    raw_path: str
-
-
-@dataclass(frozen=True, slots=True)
-class SavedAnswer:
-    """The expert's own stored answer; send ``revision`` back as ``expected_revision``."""
-
-    form: AnswerForm
-    complete: bool
-    revision: int
-    seconds_spent: float
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewItem:
-    """Everything the page may show for one position: blinded by construction."""
-
-    study_id: int
-    position: int
-    total: int
-    item_token: str
-    video_id: int
-    video_path: str
-    panel_a: Panel
-    panel_b: Panel
-    answer: SavedAnswer | None
-
-
-@dataclass(frozen=True, slots=True)
-class StudyProgress:
-    """An open study of the expert and how many of their items are complete."""
-
-    study_id: int
-    name: str
-    done: int
-    total: int
-
-    @property
-    def label(self) -> str:
-        """Progress as the page shows it, e.g. "12 / 50"."""
-        return f"{self.done} / {self.total}"
 
 
 def expert_studies(*, session: Session, expert_id: int) -> list[StudyProgress]:
@@ -166,6 +89,25 @@ def next_position(*, session: Session, study_id: int, expert_id: int) -> int | N
     return session.exec(first).one()
 
 
+def item_states(*, session: Session, study_id: int, expert_id: int) -> list[bool | None]:
+    """Per position of the expert's list: True complete, False draft, None not started.
+
+    The page shows it as a jump list, so an expert finds the item they want to revisit quickly.
+    """
+    _open_study_of(session, study_id, expert_id)
+    rows = session.exec(
+        select(StudyItem.position, Answer.complete)
+        .join(
+            Answer,
+            (col(Answer.item_id) == StudyItem.id) & (col(Answer.expert_id) == expert_id),
+            isouter=True,
+        )
+        .where(StudyItem.study_id == study_id, StudyItem.expert_id == expert_id)
+        .order_by(col(StudyItem.position))
+    ).all()
+    return [complete for _, complete in rows]
+
+
 def review_item(*, session: Session, study_id: int, expert_id: int, position: int) -> ReviewItem:
     """The blinded item at ``position`` (0-based) of the expert's own list, with their own answer.
 
@@ -190,9 +132,9 @@ def review_item(*, session: Session, study_id: int, expert_id: int, position: in
         item_token=item.token,
         video_id=item.video_id,
         video_path=video.file_path,
-        panel_a=_panel(left),
-        panel_b=_panel(right),
-        answer=None if answer is None else _saved(answer),
+        panel_a=Panel.of(left),
+        panel_b=Panel.of(right),
+        answer=None if answer is None else SavedAnswer.of(answer),
     )
 
 
@@ -220,19 +162,32 @@ def save_answer(
     if (None if answer is None else answer.revision) != expected_revision:
         raise StaleAnswerError(STALE)
     keep_complete = complete or (answer is not None and answer.complete)
-    new = {**_checked(form, complete=keep_complete), "complete": keep_complete}
+    new = {**checked_values(form, complete=keep_complete), "complete": keep_complete}
     if (
         answer is not None
         and form.seconds_spent == 0
         and all(getattr(answer, k) == v for k, v in new.items())
     ):
         return answer  # nothing changed: no new revision, no audit row
+    return _write(session, study_id, item, answer, new, seconds=float(form.seconds_spent))
+
+
+def _write(
+    session: Session,
+    study_id: int,
+    item: StudyItem,
+    answer: Answer | None,
+    new: dict[str, Any],
+    *,
+    seconds: float,
+) -> Answer:
+    """Apply checked values as the next revision and audit the old and the new values."""
     old = None if answer is None else _snapshot(answer)
     if answer is None:
-        answer = Answer(item_id=row_id(item), expert_id=expert_id, revision=0, seconds_spent=0.0)
+        answer = Answer(item_id=row_id(item), expert_id=item.expert_id, revision=0, seconds_spent=0.0)
     for name, value in new.items():
         setattr(answer, name, value)
-    answer.seconds_spent += float(form.seconds_spent)
+    answer.seconds_spent += seconds
     answer.revision += 1
     answer.updated_at = utcnow()
     session.add(answer)
@@ -242,7 +197,7 @@ def save_answer(
         action="answer.save",
         entity="answer",
         entity_id=answer.id,
-        user_id=expert_id,
+        user_id=item.expert_id,
         study_id=study_id,
         item_id=item.id,
         old=old,
@@ -280,86 +235,6 @@ def _answer_of(session: Session, item: StudyItem, expert_id: int) -> Answer | No
     return session.exec(query).first()
 
 
-def _panel(asset: CamAsset) -> Panel:
-    return Panel(token=asset.token, overlay_path=asset.overlay_path, raw_path=asset.raw_path)
-
-
-def _saved(answer: Answer) -> SavedAnswer:
-    form = AnswerForm(
-        score_a=answer.score_a,
-        score_b=answer.score_b,
-        preferred=answer.preferred,
-        class_guess=answer.class_guess,
-        patterns_visible=tuple(answer.patterns_visible),
-        patterns_a=tuple(answer.patterns_a),
-        patterns_b=tuple(answer.patterns_b),
-        comment=answer.comment,
-    )
-    return SavedAnswer(
-        form=form, complete=answer.complete, revision=answer.revision, seconds_spent=answer.seconds_spent
-    )
-
-
 def _snapshot(answer: Answer) -> dict[str, Any]:
     """The stored values an audit row keeps, before and after a change."""
     return {name: getattr(answer, name) for name in (*FIELDS, "complete", "seconds_spent", "revision")}
-
-
-def _checked(form: AnswerForm, *, complete: bool) -> dict[str, Any]:
-    """Every form value validated and normalised; all problems are reported at once."""
-    problems: list[str] = []
-    for name, label in (("score_a", "Score A"), ("score_b", "Score B")):
-        score = getattr(form, name)
-        if score is not None and not (_is_int(score) and SCORE_MIN <= score <= SCORE_MAX):
-            problems.append(f"{label} must be a whole number from {SCORE_MIN} to {SCORE_MAX}.")
-    if form.preferred is not None and form.preferred not in PREFERENCES:
-        problems.append("The preferred heatmap must be A, B or equal.")
-    if form.class_guess is not None and form.class_guess not in CLASS_GUESSES:
-        problems.append(f"The class guess must be one of: {', '.join(CLASS_GUESSES)}.")
-    new = {
-        "score_a": form.score_a,
-        "score_b": form.score_b,
-        "preferred": form.preferred,
-        "class_guess": form.class_guess,
-        "patterns_visible": _patterns(form.patterns_visible, VISIBLE, "Patterns visible", problems),
-        "patterns_a": _patterns(form.patterns_a, HIGHLIGHTED, "Patterns highlighted by A", problems),
-        "patterns_b": _patterns(form.patterns_b, HIGHLIGHTED, "Patterns highlighted by B", problems),
-        "comment": _comment(form.comment, problems),
-    }
-    seconds = form.seconds_spent
-    if not (_is_number(seconds) and 0 <= seconds <= MAX_SECONDS_PER_SAVE):
-        problems.append(f"The time spent must be between 0 and {MAX_SECONDS_PER_SAVE:.0f} seconds.")
-    missing = [label for name, label in REQUIRED.items() if new[name] is None]
-    if complete and missing:
-        problems.append(f"To finish this video, please give the {', '.join(missing)}.")
-    if problems:
-        raise FormError(problems)
-    return new
-
-
-def _patterns(given: object, allowed: tuple[str, ...], label: str, problems: list[str]) -> list[str]:
-    """Known patterns in vocabulary order, each once; anything else is a problem."""
-    if not isinstance(given, tuple | list):
-        problems.append(f"{label} must be a list of patterns.")
-        return []
-    unknown = [p for p in given if p not in allowed]
-    if unknown:
-        problems.append(f"{label}: unknown pattern(s) {', '.join(map(repr, unknown))}.")
-    return [p for p in allowed if p in given]
-
-
-def _comment(comment: object, problems: list[str]) -> str | None:
-    if comment is None:
-        return None
-    if not isinstance(comment, str) or "\x00" in comment or len(comment) > MAX_COMMENT:
-        problems.append(f"The comment must be text of at most {MAX_COMMENT} characters.")
-        return None
-    return comment.strip() or None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +13,20 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from db.models import Answer, AuditLog, CamAsset
-from db.session import make_engine, session_scope
+from db.session import session_scope
 from reviewer.review import (
     AnswerForm,
-    FormError,
     ReviewError,
     ReviewItem,
     StaleAnswerError,
     expert_studies,
+    item_states,
     next_position,
     review_item,
     save_answer,
 )
 from reviewer.study_setup import KINDS, close_study, open_study
-from tests.code.test_study_setup import CLASSES, World, count, items_of, make_world, new_study
+from tests.code.stock_study import CLASSES, World, items_of, make_world, new_study
 
 REPO = Path(__file__).resolve().parents[2]
 FULL = AnswerForm(
@@ -231,70 +226,6 @@ def test_every_change_is_audited_with_old_and_new_values(engine: Engine) -> None
     assert audit[-1]["new"]["patterns_a"] == ["b_lines", "skin"]  # vocabulary order
 
 
-INVALID = [
-    (dict(score_a=4), "Score A must be a whole number from -3 to 3."),
-    (dict(score_b=-4), "Score B must be"),
-    (dict(score_a=1.5), "Score A must be"),
-    (dict(score_a=True), "Score A must be"),
-    (dict(preferred="left"), "preferred heatmap must be A, B or equal"),
-    (dict(class_guess="flu"), "class guess must be one of: covid, pneumonia"),
-    (dict(patterns_visible=("skin",)), "Patterns visible: unknown pattern\\(s\\) 'skin'"),
-    (dict(patterns_a=("nonsense",)), "Patterns highlighted by A: unknown"),
-    (dict(patterns_b="b_lines"), "Patterns highlighted by B must be a list"),
-    (dict(comment="x" * 2001), "comment must be text of at most 2000"),
-    (dict(comment="a\x00b"), "comment must be text"),
-    (dict(seconds_spent=-1), "time spent must be between 0 and 3600"),
-    (dict(seconds_spent=math.nan), "time spent"),
-    (dict(seconds_spent=math.inf), "time spent"),
-    (dict(seconds_spent=1e9), "time spent"),
-    (dict(score_b=None, class_guess=None), "To finish this video, please give the score B, class guess."),
-]
-
-
-@pytest.mark.parametrize(("overrides", "message"), INVALID)
-def test_invalid_values_are_refused_and_nothing_is_stored(
-    engine: Engine, overrides: dict[str, Any], message: str
-) -> None:
-    world, study_id = open_world(engine, n_videos=1)
-    token = item(engine, study_id, world.experts[0], 0).item_token
-    with pytest.raises(FormError, match=message):
-        save(engine, study_id, world.experts[0], token, dataclasses.replace(FULL, **overrides))
-    assert answers(engine) == [] and answer_audit(engine) == []
-
-
-def test_all_problems_are_reported_at_once_and_drafts_may_be_partial(engine: Engine) -> None:
-    world, study_id = open_world(engine, n_videos=1)
-    expert = world.experts[0]
-    token = item(engine, study_id, expert, 0).item_token
-    with pytest.raises(FormError) as refused:
-        save(engine, study_id, expert, token, AnswerForm(score_a=9, preferred="x"))
-    assert len(refused.value.problems) == 3
-    draft = save(engine, study_id, expert, token, AnswerForm(), complete=False)
-    assert (draft.complete, draft.score_a, draft.revision) == (False, None, 1)
-
-
-def test_a_complete_answer_stays_complete_when_edited_by_autosave(engine: Engine) -> None:
-    world, study_id = open_world(engine, n_videos=2)
-    expert = world.experts[0]
-    token = item(engine, study_id, expert, 0).item_token
-    save(engine, study_id, expert, token)
-    with pytest.raises(FormError, match="To finish this video, please give the score A"):
-        save(
-            engine,
-            study_id,
-            expert,
-            token,
-            dataclasses.replace(FULL, score_a=None),
-            complete=False,
-            expected=1,
-        )
-    edited = save(
-        engine, study_id, expert, token, dataclasses.replace(FULL, score_a=0), complete=False, expected=1
-    )
-    assert (edited.complete, edited.score_a, edited.revision) == (True, 0, 2)
-    assert resume(engine, study_id, expert) == 1
-
-
 @pytest.mark.parametrize("position", [-1, 2, True, "0"])
 def test_positions_outside_the_list_are_refused(engine: Engine, position: Any) -> None:
     world, study_id = open_world(engine, n_videos=2)
@@ -302,70 +233,13 @@ def test_positions_outside_the_list_are_refused(engine: Engine, position: Any) -
         item(engine, study_id, world.experts[0], position)
 
 
-CRASH = """
-import os, sys
-from db.session import make_engine, session_scope
-from reviewer.review import AnswerForm, save_answer
-
-url, study_id, expert_id, token = sys.argv[1:]
-engine = make_engine(url)
-form = AnswerForm(score_a=3, score_b=-3, preferred="a", class_guess="unsure", seconds_spent=7.0)
-with session_scope(engine) as session:
-    save_answer(session=session, study_id=int(study_id), expert_id=int(expert_id), item_token=token,
-                form=form, complete=True, expected_revision=None)
-print("saved", flush=True)
-os._exit(0)  # no dispose, no checkpoint, no interpreter shutdown: as if the server died here
-"""
-
-
-def test_a_saved_answer_survives_a_hard_exit_right_after_commit(engine: Engine) -> None:
-    world, study_id = open_world(engine, n_videos=2)
-    expert = world.experts[1]
-    token = item(engine, study_id, expert, 0).item_token
-    url = engine.url.render_as_string(hide_password=False)
-    args = [sys.executable, "-c", CRASH, url, str(study_id), str(expert), token]
-    child = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert (child.returncode, child.stdout.strip()) == (0, "saved"), child.stderr
-    fresh = make_engine(url)
-    try:
-        with session_scope(fresh) as session:
-            (stored,) = session.exec(select(Answer)).all()
-            audit = session.exec(select(AuditLog).where(AuditLog.action == "answer.save")).all()
-    finally:
-        fresh.dispose()
-    assert (stored.expert_id, stored.score_a, stored.score_b, stored.class_guess) == (expert, 3, -3, "unsure")
-    assert (stored.complete, stored.revision, stored.seconds_spent, len(audit)) == (True, 1, 7.0, 1)
-    assert count(engine, Answer) == 1
-
-
-@pytest.mark.parametrize("expected", [None, 1])
-def test_racing_saves_of_one_item_let_exactly_one_win(any_engine: Engine, expected: int | None) -> None:
-    world, study_id = open_world(any_engine, n_videos=1)
-    expert = world.experts[0]
-    token = item(any_engine, study_id, expert, 0).item_token
-    if expected is not None:
-        save(any_engine, study_id, expert, token, complete=False)
-    racers = 6
-    start = threading.Barrier(racers)
-
-    def race(score: int) -> str:
-        start.wait()
-        try:
-            save(
-                any_engine,
-                study_id,
-                expert,
-                token,
-                dataclasses.replace(FULL, score_b=score),
-                expected=expected,
-            )
-        except StaleAnswerError:
-            return "stale"
-        return "saved"
-
-    with ThreadPoolExecutor(racers) as pool:
-        outcomes = list(pool.map(race, range(-3, -3 + racers)))
-    assert sorted(outcomes) == ["saved"] + ["stale"] * (racers - 1)
-    (stored,) = answers(any_engine)
-    assert stored.revision == (expected or 0) + 1
-    assert len(answer_audit(any_engine)) == stored.revision
+def test_item_states_follow_the_expert_s_own_answers(engine: Engine) -> None:
+    world, study_id = open_world(engine, n_videos=4)
+    expert, other = world.experts
+    save(engine, study_id, expert, item(engine, study_id, expert, 2).item_token)
+    save(engine, study_id, expert, item(engine, study_id, expert, 0).item_token, complete=False)
+    save(engine, study_id, other, item(engine, study_id, other, 1).item_token)
+    with session_scope(engine) as session:
+        assert item_states(session=session, study_id=study_id, expert_id=expert) == [False, None, True, None]
+        with pytest.raises(ReviewError, match="not part of this study"):
+            item_states(session=session, study_id=study_id, expert_id=world.researcher)

@@ -1,0 +1,239 @@
+"""Label one stored video: class, probe, visible patterns, comment, and regions drawn on its frames.
+
+The form and the region canvas each save as one user action (one unit of work). Regions are drawn
+on the stored frames (what the model sees) and converted to frame pixels by
+:mod:`reviewer.annotation_canvas`; the canvas is emptied after a save by moving to a new key.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from PIL import Image
+from streamlit_drawable_canvas import st_canvas
+
+from pages.common import PROBE_NAMES, Viewer, class_name, pattern_name, plain, settings, unit_of_work
+from reviewer.annotation import AnnotationError
+from reviewer.annotation_canvas import Scale, shapes_from_drawing
+from reviewer.annotation_form import (
+    MAX_COMMENT,
+    AnnotationForm,
+    AnnotationState,
+    annotation_state,
+    save_annotation,
+)
+from reviewer.annotation_regions import RegionInfo, delete_region, frame_overlay, list_regions, save_regions
+from reviewer.catalog import CatalogError, FrameInfo, list_videos, resolve_file, video_detail
+from reviewer.vocab import LusClass, Pattern, Probe
+
+PICK_LIMIT = 100
+OVERLAY_PX = 224  # stored regions are shown at the frames' own size
+REGION_CANVAS_PX = 448  # twice the 224-pixel frames: strokes can be placed to half a pixel
+BRUSH_PX = 3  # free-hand brush width in frame pixels: a B-line is a few pixels wide at 224 px
+TOOLS = {"rect": "Rectangle", "polygon": "Polygon", "freedraw": "Free-hand"}
+TOOL_HINTS = {
+    "rect": "Drag to draw a rectangle.",
+    "polygon": "Click to add corners; click the first corner again to close the polygon.",
+    "freedraw": "Hold the mouse button down and paint over the pattern.",
+}
+REGION_COLOUR = "#00e5ff"
+REGION_FILL = "rgba(0, 229, 255, 0.25)"
+ROUND_KEY = "annot_canvas_round"
+VIDEO_KEY, SEEN_KEY = "annot_video", "annot_recent_seen"
+CANVAS_GAP = "medium"
+
+
+def pick_video(recent: list[int]) -> int | None:
+    """A searchable picker over stored videos; the ones just uploaded come first, the newest chosen."""
+    if len(recent) > st.session_state.get(SEEN_KEY, 0):  # a new upload: open it for labelling
+        st.session_state[SEEN_KEY] = len(recent)
+        st.session_state[VIDEO_KEY] = recent[-1]
+    search = st.text_input("Find a video by name", key="annot_find", placeholder="e.g. Cov-Atlas")
+    with unit_of_work() as session:
+        found = list_videos(session=session, search=search or None, limit=PICK_LIMIT)
+        names = {v.id: f"{v.display_name} · {class_name(v.label)} · #{v.id}" for v in found}
+        for video_id in recent:
+            if video_id not in names:
+                detail = video_detail(session=session, video_id=video_id)
+                names[video_id] = (
+                    f"{detail.summary.display_name} · {class_name(detail.summary.label)} · #{video_id}"
+                )
+    ordered = [*dict.fromkeys([*reversed(recent), *names])]
+    if not ordered:
+        st.info("No stored video matches; upload one first.", icon=":material/video_library:")
+        return None
+    chosen: int | None = st.selectbox("Video", ordered, format_func=names.__getitem__, key=VIDEO_KEY)
+    return chosen
+
+
+def label_form(video_id: int, user: Viewer) -> None:
+    """Class, probe, patterns and comment; a changed class needs a reason."""
+    with unit_of_work() as session:
+        state = annotation_state(session=session, video_id=video_id, user_id=user.id)
+    with st.form(f"annot_label_form_{video_id}"):
+        form = _form_fields(state)
+        submitted = st.form_submit_button("Save label", key=f"annot_label_save_{video_id}", type="primary")
+    if not submitted:
+        return
+    try:
+        with unit_of_work() as session:
+            changed = save_annotation(
+                session=session,
+                video_id=video_id,
+                form=form,
+                actor_id=user.id,
+                expected_label_id=state.label_id,
+            )
+    except AnnotationError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.success(
+            f"Saved: {', '.join(changed)}." if changed else "Nothing had changed.", icon=":material/save:"
+        )
+
+
+def _form_fields(state: AnnotationState) -> AnnotationForm:
+    key = f"annot_{state.video_id}"
+    classes = [None, *LusClass]
+    label = st.selectbox(
+        "Class",
+        classes,
+        index=classes.index(LusClass(state.label) if state.label else None),
+        format_func=class_name,
+        key=f"{key}_class",
+    )
+    probe = st.radio(
+        "Probe",
+        list(Probe),
+        index=list(Probe).index(Probe(state.probe)),
+        format_func=PROBE_NAMES.__getitem__,
+        horizontal=True,
+        key=f"{key}_probe",
+    )
+    patterns = st.multiselect(
+        "Patterns visible",
+        list(Pattern),
+        default=[Pattern(p) for p in state.patterns],
+        format_func=pattern_name,
+        key=f"{key}_patterns",
+    )
+    comment = st.text_area("Comment", value=state.comment or "", max_chars=MAX_COMMENT, key=f"{key}_comment")
+    reason = st.text_input("Reason (needed when an existing class changes)", key=f"{key}_reason")
+    return AnnotationForm(
+        label=label.value if label else None,
+        probe=probe.value,
+        patterns=tuple(p.value for p in patterns),
+        comment=comment,
+        reason=reason,
+    )
+
+
+def region_editor(video_id: int, user: Viewer) -> None:
+    """Draw rectangles, polygons or free-hand strokes for one pattern on one stored frame."""
+    try:
+        with unit_of_work() as session:
+            frames = video_detail(session=session, video_id=video_id).frames
+            regions = list_regions(session=session, video_id=video_id)
+    except CatalogError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    if not frames:
+        st.info("This video has no stored frames to draw on.", icon=":material/image_not_supported:")
+        return
+    frame = frames[st.select_slider("Frame", range(len(frames)), key=f"annot_frame_{video_id}")]
+    pattern_col, tool_col = st.columns(2)
+    pattern = pattern_col.selectbox(
+        "Pattern", list(Pattern), format_func=pattern_name, key="annot_region_pattern"
+    )
+    tool = tool_col.radio(
+        "Tool", list(TOOLS), format_func=TOOLS.__getitem__, key="annot_region_tool", horizontal=True
+    )
+    _canvas(video_id, frame, pattern, tool, user)
+    _region_list(video_id, frame.index, [r for r in regions if r.frame_index == frame.index], user)
+
+
+def _canvas(video_id: int, frame: FrameInfo, pattern: Pattern, tool: str, user: Viewer) -> None:
+    try:
+        image = Image.open(resolve_file(settings=settings(), relative_path=frame.image_path))
+    except CatalogError as exc:
+        st.warning(str(exc), icon=":material/warning:")
+        return
+    scale = Scale.fit(image.width, image.height, REGION_CANVAS_PX)
+    width, height = scale.canvas_size(image.width, image.height)
+    round_ = st.session_state.get(ROUND_KEY, 0)
+    st.space(CANVAS_GAP)  # the canvas toolbar floats above its top edge: keep it off the tool choice
+    result = st_canvas(
+        background_image=image,
+        drawing_mode=tool,
+        stroke_width=scale.length(BRUSH_PX),
+        stroke_color=REGION_COLOUR,
+        fill_color=REGION_FILL,
+        width=width,
+        height=height,
+        key=f"annot_regions_{video_id}_{frame.index}_{round_}",
+    )
+    st.caption(f"{TOOL_HINTS[tool]} The pencil (edit) tool moves, resizes and deletes shapes before saving.")
+    shapes = shapes_from_drawing(result.json_data, scale)
+    label = f"Save {len(shapes)} shape{'s' if len(shapes) != 1 else ''} as {pattern.label}"
+    if not st.button(label, key=f"annot_regions_save_{video_id}", disabled=not shapes, type="primary"):
+        return
+    try:
+        with unit_of_work() as session:
+            save_regions(
+                session=session,
+                settings=settings(),
+                video_id=video_id,
+                frame_index=frame.index,
+                pattern=pattern,
+                shapes=shapes,
+                actor_id=user.id,
+            )
+    except AnnotationError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.session_state[ROUND_KEY] = round_ + 1
+    st.rerun()
+
+
+def _region_list(video_id: int, frame_index: int, regions: list[RegionInfo], user: Viewer) -> None:
+    if not regions:
+        st.caption("No regions on this frame yet.")
+        return
+    try:
+        with unit_of_work() as session:
+            overlay = frame_overlay(
+                session=session, settings=settings(), video_id=video_id, frame_index=frame_index
+            )
+    except AnnotationError as exc:
+        st.warning(str(exc), icon=":material/warning:")
+        return
+    image_col, table_col = st.columns(2)
+    image_col.image(overlay, caption="Stored regions on this frame", width=OVERLAY_PX)
+    with table_col:
+        st.dataframe(
+            [
+                {
+                    "Id": r.id,
+                    "Pattern": pattern_name(r.pattern),
+                    "Shape": r.shape,
+                    "Yours": r.user_id == user.id,
+                }
+                for r in regions
+            ],
+            hide_index=True,
+        )
+        _remove(regions, user)
+
+
+def _remove(regions: list[RegionInfo], user: Viewer) -> None:
+    own = [r.id for r in regions if r.user_id == user.id]
+    if not own:
+        return
+    chosen = st.selectbox("Remove one of your regions", own, key="annot_region_remove_pick")
+    if st.button("Remove region", key="annot_region_remove", icon=":material/delete:"):
+        try:
+            with unit_of_work() as session:
+                delete_region(session=session, region_id=chosen, actor_id=user.id)
+        except AnnotationError as exc:
+            st.error(plain(str(exc)), icon=":material/error:")
+        else:
+            st.rerun()

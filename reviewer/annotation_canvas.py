@@ -1,0 +1,183 @@
+"""Translate between the drawing canvas (Fabric.js objects in display pixels) and stored pixels.
+
+The canvas shows a frame scaled to fit the page, and Fabric.js reports each object by its origin,
+size, scale, rotation and stroke; a crop or region must be stored in the pixels of the original video
+(crops) or of the stored frame (regions). Doing this conversion here, as pure functions, keeps the
+page thin and lets tests check the round trip canvas -> pixels -> canvas exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reviewer.frames import Crop
+from reviewer.regions import Point, Shape
+
+_ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
+_DIGITS = 2  # stored geometry keeps hundredths of a pixel: finer than any hand can draw
+CROP_STROKE_PX = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """Display pixels per stored pixel, per axis (the canvas stretches the image to its size)."""
+
+    x: float
+    y: float
+
+    @classmethod
+    def fit(cls, width: int, height: int, box_px: int) -> Scale:
+        """The scale that fits a ``width`` x ``height`` image into a ``box_px`` square, aspect kept."""
+        factor = box_px / max(width, height)
+        return cls(round(width * factor) / width, round(height * factor) / height)
+
+    def length(self, stored_px: float) -> int:
+        """A stored length (e.g. a brush width) in whole display pixels, at least one."""
+        return max(1, round(stored_px * (self.x + self.y) / 2))
+
+    def canvas_size(self, width: int, height: int) -> tuple[int, int]:
+        """Canvas width and height in display pixels for an image of ``width`` x ``height``."""
+        return round(width * self.x), round(height * self.y)
+
+
+def crop_drawing(crop: Crop, scale: Scale, colour: str) -> dict[str, Any]:
+    """An initial drawing holding the crop as one movable, resizable rectangle."""
+    half = CROP_STROKE_PX / 2
+    rect = {
+        "type": "rect",
+        "left": crop.x * scale.x - half,
+        "top": crop.y * scale.y - half,
+        "width": crop.w * scale.x,
+        "height": crop.h * scale.y,
+        "originX": "left",
+        "originY": "top",
+        "scaleX": 1,
+        "scaleY": 1,
+        "angle": 0,
+        "fill": "rgba(0, 0, 0, 0)",
+        "stroke": colour,
+        "strokeWidth": CROP_STROKE_PX,
+        "strokeUniform": True,
+        "lockRotation": True,
+    }
+    return {"objects": [rect]}
+
+
+def crop_from_drawing(
+    drawing: Mapping[str, Any] | None, scale: Scale, width: int, height: int
+) -> Crop | None:
+    """The crop in original pixels from the last rectangle on the canvas, clipped to the frame.
+
+    Returns None when the canvas holds no usable rectangle (the user deleted it), so the page can
+    keep the previous crop and say so instead of guessing.
+    """
+    rects = [obj for obj in _objects(drawing) if str(obj.get("type", "")).lower() == "rect"]
+    if not rects:
+        return None
+    xs, ys = zip(*(_to_stored(p, scale) for p in _rect_corners(rects[-1])), strict=True)
+    left, top = max(0, _whole(min(xs))), max(0, _whole(min(ys)))
+    right, bottom = min(width, _whole(max(xs))), min(height, _whole(max(ys)))
+    if right <= left or bottom <= top:
+        return None
+    return Crop(left, top, right - left, bottom - top)
+
+
+def shapes_from_drawing(
+    drawing: Mapping[str, Any] | None, scale: Scale
+) -> list[tuple[Shape, dict[str, Any]]]:
+    """Rectangles, polygons and free-hand strokes in stored-frame pixels, in drawing order.
+
+    Rotated rectangles become polygons; other Fabric objects (text, circles) are not regions and are
+    left out. The geometry still has to pass :func:`reviewer.regions.checked_geometry`.
+    """
+    shapes: list[tuple[Shape, dict[str, Any]]] = []
+    for obj in _objects(drawing):
+        kind = str(obj.get("type", "")).lower()
+        if kind == "rect" and not _number(obj, "angle", 0.0) % 360:
+            xs, ys = zip(*(_to_stored(p, scale) for p in _rect_corners(obj)), strict=True)
+            box = {"x": min(xs), "y": min(ys), "w": max(xs) - min(xs), "h": max(ys) - min(ys)}
+            shapes.append((Shape.RECT, {k: round(v, _DIGITS) for k, v in box.items()}))
+        elif kind in ("rect", "polygon", "path"):
+            corners = _rect_corners(obj) if kind == "rect" else _placed(obj, _raw_points(obj, kind))
+            points = [[round(c, _DIGITS) for c in _to_stored(p, scale)] for p in corners]
+            if kind == "path":
+                stroke = _number(obj, "strokeWidth", 1.0) / ((scale.x + scale.y) / 2)
+                shapes.append((Shape.PATH, {"points": points, "width": round(stroke, _DIGITS)}))
+            else:
+                shapes.append((Shape.POLYGON, {"points": points}))
+    return shapes
+
+
+def _objects(drawing: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    objects = (drawing or {}).get("objects")
+    return [obj for obj in objects if isinstance(obj, Mapping)] if isinstance(objects, list) else []
+
+
+def _number(obj: Mapping[str, Any], key: str, default: float) -> float:
+    value = obj.get(key, default)
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else default
+
+
+def _whole(value: float) -> int:
+    """Nearest whole pixel, halves up (Python's round() would send 250.5 and 251.5 the same way)."""
+    return math.floor(value + 0.5)
+
+
+def _to_stored(point: Point, scale: Scale) -> Point:
+    return point[0] / scale.x, point[1] / scale.y
+
+
+def _rect_corners(obj: Mapping[str, Any]) -> list[Point]:
+    w, h = _number(obj, "width", 0.0) / 2, _number(obj, "height", 0.0) / 2
+    return _placed(obj, [(-w, -h), (w, -h), (w, h), (-w, h)], centred=True)
+
+
+def _raw_points(obj: Mapping[str, Any], kind: str) -> list[Point]:
+    """Polygon vertices, or the on-curve points of a path (quadratic segments sampled at t = 0.5)."""
+    if kind == "polygon":
+        raw = obj.get("points") or []
+        return [(float(p["x"]), float(p["y"])) for p in raw if isinstance(p, Mapping)]
+    points: list[Point] = []
+    for command in obj.get("path") or []:
+        if not isinstance(command, Sequence) or len(command) < 3:
+            continue
+        if command[0] == "Q" and len(command) == 5 and points:
+            (x0, y0), cx, cy, x1, y1 = points[-1], *map(float, command[1:5])
+            points += [(0.25 * x0 + 0.5 * cx + 0.25 * x1, 0.25 * y0 + 0.5 * cy + 0.25 * y1), (x1, y1)]
+        else:
+            points.append((float(command[-2]), float(command[-1])))
+    return points
+
+
+def _placed(obj: Mapping[str, Any], points: list[Point], *, centred: bool = False) -> list[Point]:
+    """Apply the object's scale, rotation and position (Fabric's origin and stroke rules) to points."""
+    if not points:
+        return []
+    sx, sy = _number(obj, "scaleX", 1.0), _number(obj, "scaleY", 1.0)
+    stroke = _number(obj, "strokeWidth", 0.0)
+    w, h = _number(obj, "width", 0.0), _number(obj, "height", 0.0)
+    outer = (
+        (w * sx + stroke, h * sy + stroke)
+        if obj.get("strokeUniform")
+        else ((w + stroke) * sx, (h + stroke) * sy)
+    )
+    angle = math.radians(_number(obj, "angle", 0.0))
+    cos, sin = math.cos(angle), math.sin(angle)
+    ox = 0.5 - _ORIGIN.get(str(obj.get("originX", "center")), 0.5)
+    oy = 0.5 - _ORIGIN.get(str(obj.get("originY", "center")), 0.5)
+    dx, dy = ox * outer[0], oy * outer[1]
+    cx = _number(obj, "left", 0.0) + dx * cos - dy * sin
+    cy = _number(obj, "top", 0.0) + dx * sin + dy * cos
+    if centred:
+        mx = my = 0.0
+    else:
+        xs, ys = zip(*points, strict=True)
+        mx, my = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    placed = []
+    for x, y in points:
+        px, py = (x - mx) * sx, (y - my) * sy
+        placed.append((cx + px * cos - py * sin, cy + px * sin + py * cos))
+    return placed

@@ -1,0 +1,115 @@
+"""Serve the app as users get it and drive it with a real Chromium, for the browser tests.
+
+Playwright from PyPI drives Debian's Chromium by path, because `playwright install` cannot download a
+browser here. The app runs as `streamlit run` would run it for users, in its own process, on a free
+localhost port, against the test's home folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reviewer.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+APP = Path(__file__).resolve().parents[2] / "pages" / "app.py"
+START_TIMEOUT_S = 60
+UI_TIMEOUT_MS = 30_000
+
+MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"streamlit did not answer within {START_TIMEOUT_S} s:\n{log.read_text()}")
+
+
+@contextmanager
+def serve(settings: Settings, log: Path) -> Iterator[str]:
+    """URL of the app serving ``settings.home``; the server stops when the block ends."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true"]
+    command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
+    command += ["--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "LUSREVIEW_HOME": str(settings.home)}
+    env.pop("LUSREVIEW_DB_URL", None)
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            command, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        try:
+            _wait_healthy(url, server, log)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@contextmanager
+def chromium_page() -> Iterator[Any]:
+    """A Playwright page in headless Chromium whose actions and assertions wait as long as each other."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            sync_api.expect.set_options(timeout=UI_TIMEOUT_MS)  # a loaded machine slows both alike
+            yield page
+        finally:
+            browser.close()
+
+
+def sign_in(page: Any, username: str, password: str) -> None:
+    """Fill the sign-in form of a freshly opened app and submit it."""
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -1,0 +1,176 @@
+"""Regions stored as geometry and pixel-exact mask files, their overlay, and CAM peaks inside them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from db.models import AuditLog, CamAsset, ModelRun, Region
+from db.session import session_scope
+from reviewer.annotation import AnnotationError
+from reviewer.annotation_history import video_audit
+from reviewer.annotation_regions import (
+    TINT_RGB,
+    cam_peak_hits,
+    delete_region,
+    frame_overlay,
+    list_regions,
+    region_masks,
+    save_regions,
+)
+from reviewer.regions import PeakHits, Shape
+from reviewer.settings import Settings
+from reviewer.storage import resolve
+from tests.code.stock import SIDE
+from tests.code.stock_annotation import add_annotators, add_unlabelled_video
+from tests.code.stock_annotation import count_rows as rows
+
+
+@pytest.fixture
+def people(engine: Engine) -> dict[str, int]:
+    return add_annotators(engine)
+
+
+@pytest.fixture
+def video_id(engine: Engine, settings: Settings) -> int:
+    return add_unlabelled_video(engine, settings)
+
+
+def draw(
+    engine: Engine,
+    settings: Settings,
+    video_id: int,
+    actor: int,
+    shapes: Sequence[tuple[Shape, Mapping[str, object]]],
+    *,
+    frame: int = 0,
+    pattern: str = "b_lines",
+) -> list[Region]:
+    """Save shapes on one frame as one unit of work."""
+    with session_scope(engine) as session:
+        return save_regions(
+            session=session,
+            settings=settings,
+            video_id=video_id,
+            frame_index=frame,
+            pattern=pattern,
+            shapes=shapes,
+            actor_id=actor,
+        )
+
+
+def test_regions_are_stored_as_geometry_and_pixel_exact_masks(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    shapes: list[tuple[Shape, Mapping[str, object]]] = [
+        (Shape.RECT, {"x": 2, "y": 3, "w": 4, "h": 2}),
+        (Shape.POLYGON, {"points": [[10, 10], [20, 10], [20, 20], [10, 20]]}),
+        (Shape.PATH, {"points": [[30.5, 40.5], [39.5, 40.5]], "width": 1}),
+    ]
+    stored = draw(engine, settings, video_id, people["ann"], shapes, frame=1)
+    assert len(stored) == 3
+    for region in stored:
+        mask = np.asarray(Image.open(resolve(settings, region.mask_path or "")))
+        assert mask.shape == (SIDE, SIDE) and set(np.unique(mask)) == {0, 255}
+    with Session(engine) as session:
+        listed = list_regions(session=session, video_id=video_id)
+        masks = region_masks(session=session, settings=settings, video_id=video_id, pattern="b_lines")
+        assert region_masks(session=session, settings=settings, video_id=video_id, pattern="a_lines") == {}
+    assert [(r.frame_index, r.shape) for r in listed] == [(1, "rect"), (1, "polygon"), (1, "path")]
+    assert listed[0].geometry == {"x": 2.0, "y": 3.0, "w": 4.0, "h": 2.0}
+    expected = np.zeros((SIDE, SIDE), bool)
+    expected[3:5, 2:6] = expected[10:20, 10:20] = expected[40, 30:40] = True
+    assert list(masks) == [1] and np.array_equal(masks[1], expected)
+
+
+def test_cam_peaks_are_counted_inside_the_drawn_regions(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    draw(engine, settings, video_id, people["ann"], [(Shape.RECT, {"x": 0, "y": 0, "w": 8, "h": 8})])
+    with session_scope(engine) as session:
+        run = ModelRun(status="done")
+        session.add(run)
+        session.flush()
+        asset = CamAsset(
+            run_id=int(run.id or 0),
+            video_id=video_id,
+            kind="train",
+            target_class="covid",
+            token="t" * 32,
+            raw_path="assets/x.npz",
+            overlay_path="assets/x.mp4",
+            peaks=[[3, 5], [50, 50]],
+        )
+        session.add(asset)
+        session.flush()
+        asset_id = int(asset.id or 0)
+    with Session(engine) as session:
+        assert cam_peak_hits(session=session, settings=settings, asset_id=asset_id) == PeakHits(1, 1)
+        assert cam_peak_hits(
+            session=session, settings=settings, asset_id=asset_id, pattern="a_lines"
+        ) == PeakHits(0, 0)
+
+
+def test_one_bad_shape_stores_no_region_and_no_file(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    files_before = sorted(p for p in Path(settings.home).rglob("*.png"))
+    shapes: list[tuple[Shape, Mapping[str, object]]] = [
+        (Shape.RECT, {"x": 2, "y": 3, "w": 4, "h": 2}),
+        (Shape.POLYGON, {"points": [[0, 0], [1, 1]]}),
+    ]
+    with pytest.raises(AnnotationError, match="Shape 2: A region needs 3"):
+        draw(engine, settings, video_id, people["ann"], shapes)
+    assert rows(engine, Region) == 0 and rows(engine, AuditLog) == 0
+    assert sorted(p for p in Path(settings.home).rglob("*.png")) == files_before
+    for frame, message in [(7, "has no stored frame 7"), (0, "Unknown pattern")]:
+        with pytest.raises(AnnotationError, match=message):
+            draw(
+                engine,
+                settings,
+                video_id,
+                people["ann"],
+                shapes[:1],
+                frame=frame,
+                pattern="b_lines" if frame else "x",
+            )
+
+
+def test_only_the_author_deletes_a_region_and_the_audit_keeps_it(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    rect: tuple[Shape, Mapping[str, object]] = (Shape.RECT, {"x": 1, "y": 1, "w": 5, "h": 5})
+    (region,) = draw(engine, settings, video_id, people["ann"], [rect], pattern="consolidation")
+    with session_scope(engine) as session, pytest.raises(AnnotationError, match="regions you drew yourself"):
+        delete_region(session=session, region_id=int(region.id or 0), actor_id=people["bob"])
+    with session_scope(engine) as session:
+        delete_region(session=session, region_id=int(region.id or 0), actor_id=people["ann"])
+    with Session(engine) as session:
+        audit = video_audit(session=session, video_id=video_id)
+    assert rows(engine, Region) == 0
+    assert [(a.action, a.detail["geometry"]) for a in audit][-1] == (
+        "region.delete",
+        {"x": 1.0, "y": 1.0, "w": 5.0, "h": 5.0},
+    )
+
+
+def test_frame_overlay_tints_exactly_the_stored_regions(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    draw(engine, settings, video_id, people["ann"], [(Shape.RECT, {"x": 4, "y": 2, "w": 3, "h": 5})], frame=1)
+    with Session(engine) as session:
+        tinted = frame_overlay(session=session, settings=settings, video_id=video_id, frame_index=1)
+        plain = frame_overlay(session=session, settings=settings, video_id=video_id, frame_index=0)
+    grey = 40 + 60  # stock frame 1 is a flat grey of 100
+    assert plain.shape == (SIDE, SIDE, 3) and set(np.unique(plain)) == {40}
+    changed = np.any(tinted != grey, axis=2)
+    expected = np.zeros((SIDE, SIDE), bool)
+    expected[2:7, 4:7] = True
+    assert np.array_equal(changed, expected)
+    assert tuple(tinted[3, 5]) == tuple(round(grey * 0.55 + c * 0.45) for c in TINT_RGB)

@@ -1,0 +1,246 @@
+"""The annotator's page in AppTest: uploads (good, fake and oversized files), crop, label, regions, review."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from db.models import AuditLog, Frame, PatternTag, Region, Video, VideoLabel
+from db.session import make_engine
+from pages.common import VIEWER_KEY, Viewer
+from reviewer.annotation_canvas import Scale, crop_drawing
+from reviewer.context import open_engine
+from reviewer.frames import Crop
+from reviewer.settings import Settings, load_settings
+from reviewer.users import create_user
+from reviewer.vocab import LusClass, Role
+from seed_data.phantom import render_phantom, write_video
+from tests.code.stock import PASSWORD, stock_home
+
+PAGES = Path(__file__).resolve().parents[2] / "pages"
+TIMEOUT_S = 90  # decoding and inpainting a phantom upload on a loaded 2-core machine
+PHANTOM_PX = 160
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the stock users and videos plus a second annotator, built once per module."""
+    template = load_settings(home=tmp_path_factory.mktemp("annot-template") / "home")
+    engine = open_engine(template)
+    with Session(engine) as session:
+        stock_home(session, template)
+        create_user(session=session, username="second", password=PASSWORD, role=Role.ANNOTATOR)
+        session.commit()
+    engine.dispose()
+    return template.home
+
+
+@pytest.fixture(scope="module")
+def phantom_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real H.264 phantom clip from the seed generator (1 s, 160 x 160)."""
+    phantom = render_phantom(LusClass.COVID, seed=7, size=PHANTOM_PX, seconds=1.0)
+    return write_video(phantom, tmp_path_factory.mktemp("phantom") / "phantom.mp4").read_bytes()
+
+
+@pytest.fixture
+def home(stocked: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    shutil.copytree(stocked, settings.home)
+    monkeypatch.setenv("LUSREVIEW_HOME", str(settings.home))
+    monkeypatch.delenv("LUSREVIEW_DB_URL", raising=False)
+    return settings
+
+
+@pytest.fixture
+def db(home: Settings) -> Iterator[Engine]:
+    engine = make_engine(home.database_url)
+    yield engine
+    engine.dispose()
+
+
+def page(user_id: int, username: str, role: Role = Role.ANNOTATOR) -> AppTest:
+    at = AppTest.from_file(str(PAGES / "annotator.py"), default_timeout=TIMEOUT_S)
+    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username=username, display_name=username, role=role)
+    return at.run()
+
+
+def user_id(engine: Engine, username: str) -> int:
+    from db.models import User
+
+    with Session(engine) as session:
+        return int(session.exec(select(User.id).where(User.username == username)).one() or 0)
+
+
+def upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    at.file_uploader(key="annot_upload_files_0").set_value(
+        [(name, data, "video/mp4") for name, data in files]
+    )
+    return at.run()
+
+
+def file_key(at: AppTest, name: str) -> str:
+    """The widget-key stem of an uploaded file's block."""
+    (uploaded,) = [f for f in at.file_uploader(key="annot_upload_files_0").value if f.name == name]
+    return f"annot_file_{uploaded.file_id}"
+
+
+def test_good_fake_and_oversized_uploads_are_handled_file_by_file(
+    home: Settings, db: Engine, phantom_mp4: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUSREVIEW_MAX_UPLOAD_MB", "1")
+    text = b"this is a text file, not a video\n" * 50
+    big = phantom_mp4 + b"\x00" * (1024 * 1024)
+    at = upload(
+        page(user_id(db, "annotator"), "annotator"),
+        [("lung.mp4", phantom_mp4), ("notes.mp4", text), ("big.mp4", big), ("copy.mp4", phantom_mp4)],
+    )
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("notes\\.mp4" in e and "not a video or image" in e for e in errors)
+    assert any("big\\.mp4" in e and "larger than the 1 MB limit" in e for e in errors)
+    key = file_key(at, "lung.mp4")
+    at.selectbox(key=f"{key}_label").select(LusClass.COVID)
+    at.multiselect(key=f"{key}_patterns").select("b_lines")
+    store = at.button(key="annot_upload_store")
+    assert store.label == "Store 2 videos"
+    at = store.click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["**lung\\.mp4** stored as video 4 (COVID-19)."]
+    assert "**copy\\.mp4** was not stored: This file is already stored as video 4" in at.error[-1].value
+    assert at.selectbox(key="annot_video").value == 4  # the new video is open for labelling
+    with Session(db) as session:
+        video = session.exec(select(Video).where(Video.display_name == "lung.mp4")).one()
+        labels = session.exec(select(VideoLabel).where(VideoLabel.video_id == video.id)).all()
+        tags = session.exec(select(PatternTag.pattern).where(PatternTag.video_id == video.id)).all()
+        frames = session.exec(select(Frame).where(Frame.video_id == video.id)).all()
+    assert video.label == "covid" and [(r.label, r.action) for r in labels] == [("covid", "set")]
+    assert tags == ["b_lines"] and len(frames) == 3
+    stored = [v for v in Path(home.home, "videos").rglob("*") if v.is_file()]
+    assert len(stored) == 4  # the three stocked videos and the good upload, nothing of the others
+
+
+def test_the_crop_moved_on_the_canvas_is_stored_in_original_pixels(
+    home: Settings, db: Engine, phantom_mp4: bytes
+) -> None:
+    at = upload(page(user_id(db, "annotator"), "annotator"), [("moved.mp4", phantom_mp4)])
+    key = file_key(at, "moved.mp4")
+    canvas_key = f"{key}_canvas_convex"
+    scale = Scale.fit(PHANTOM_PX, PHANTOM_PX, 520)
+    moved = crop_drawing(Crop(10, 20, 100, 120), scale, "#ffd400")
+    at.session_state[canvas_key] = {"drawing": {"raw": moved, "data": None}, "backgroundFit": None}
+    at = at.run()
+    assert any("x 10, y 20, 100 × 120 px of 160 × 160" in c.value for c in at.caption)
+    at = at.button(key="annot_upload_store").click().run()
+    assert not at.exception and at.success
+    with Session(db) as session:
+        video = session.exec(select(Video).where(Video.display_name == "moved.mp4")).one()
+    assert (video.crop_x, video.crop_y, video.crop_w, video.crop_h) == (10, 20, 100, 120)
+    assert not at.file_uploader(key="annot_upload_files_1").value  # all stored: the uploader is empty
+    assert video.label is None
+
+
+def test_label_form_and_review_write_history_and_audit(home: Settings, db: Engine) -> None:
+    annotator, second = user_id(db, "annotator"), user_id(db, "second")
+    at = page(annotator, "annotator")
+    video = at.selectbox(key="annot_video")
+    assert "Cov-Atlas-B-lines.mp4" in video.format_func(video.value)
+    key = f"annot_{video.value}"
+    at.selectbox(key=f"{key}_class").select(LusClass.VIRAL)
+    at = at.button(key=f"annot_label_save_{video.value}").click().run()
+    assert [e.value for e in at.error] == ["Say why the label changes; the reason is kept with the history."]
+    at.text_input(key=f"{key}_reason").input("diffuse B-lines, no consolidation")
+    at = at.button(key=f"annot_label_save_{video.value}").click().run()
+    assert [s.value for s in at.success] == ["Saved: label."]
+
+    reviewer = page(second, "second")
+    assert "by annotator" in reviewer.selectbox(key="annot_review_pick").format_func(
+        reviewer.selectbox(key="annot_review_pick").value
+    )
+    reviewer = reviewer.button(key="annot_review_approve").click().run()
+    assert not reviewer.exception
+    assert reviewer.success and "Approved: Viral pneumonia" in reviewer.success[0].value
+    own = page(annotator, "annotator")
+    assert "No labels are waiting" in " ".join(i.value for i in own.info)
+    assert "Label history (2)" in [e.label for e in own.expander]
+    history = own.dataframe[0].value
+    assert list(history["Action"]) == ["Changed", "Approved"] and list(history["Who"]) == [
+        "annotator",
+        "second",
+    ]
+    with Session(db) as session:
+        labels = session.exec(select(VideoLabel.action, VideoLabel.label, VideoLabel.user_id)).all()
+        audit = session.exec(
+            select(AuditLog.action, AuditLog.user_id).where(AuditLog.entity == "video")
+        ).all()
+    assert labels == [("change", "viral", annotator), ("approve", "viral", second)]
+    assert audit == [("label.change", annotator), ("label.approve", second)]
+
+
+def test_regions_drawn_on_the_canvas_are_stored(home: Settings, db: Engine) -> None:
+    annotator = user_id(db, "annotator")
+    at = page(annotator, "annotator")
+    video_id = at.selectbox(key="annot_video").value
+    rect = {
+        "type": "rect",
+        "left": 0,
+        "top": 0,
+        "width": 140,
+        "height": 70,
+        "originX": "left",
+        "originY": "top",
+    }
+    drawing = {"objects": [{**rect, "strokeWidth": 0, "scaleX": 1, "scaleY": 1}]}
+    at.session_state[f"annot_regions_{video_id}_0_0"] = {
+        "drawing": {"raw": drawing, "data": None},
+        "backgroundFit": None,
+    }
+    at = at.run()
+    save = at.button(key=f"annot_regions_save_{video_id}")
+    assert save.label == "Save 1 shape as A-lines"
+    at = save.click().run()
+    assert not at.exception and not at.error
+    with Session(db) as session:
+        (region,) = session.exec(select(Region)).all()
+    assert (region.shape, region.pattern, region.user_id) == ("rect", "a_lines", annotator)
+    assert region.geometry == {"x": 0.0, "y": 0.0, "w": 20.0, "h": 10.0}  # 64-px frames shown 7x larger
+    assert [image.captions for image in at.get("image")][-1] == ["Stored regions on this frame"]
+
+
+def test_admin_data_import_uploads_and_imports_a_pocus_folder(
+    home: Settings, db: Engine, phantom_mp4: bytes, tmp_path: Path
+) -> None:
+    root = tmp_path / "pocus"
+    (root / "videos" / "convex").mkdir(parents=True)
+    (root / "videos" / "convex" / "Cov_x.mp4").write_bytes(phantom_mp4)
+    (root / "videos" / "convex" / "Reg_y.mp4").write_text("not a video")
+    (root / "dataset_metadata.csv").write_text(
+        "Filename,Label,Probe\nCov_x,COVID-19,convex\nReg_y,regular,convex\n"
+    )
+    at = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=TIMEOUT_S)
+    admin = user_id(db, "admin")
+    at.session_state[VIEWER_KEY] = Viewer(id=admin, username="admin", display_name="admin", role=Role.ADMIN)
+    at = at.run()
+    at.text_input(key="admin_pocus_folder").input(str(root / "missing"))
+    at = at.button(key="admin_pocus_submit").click().run()
+    assert any("is not a folder" in e.value for e in at.error)
+    at.text_input(key="admin_pocus_folder").input(str(root))
+    at = at.button(key="admin_pocus_submit").click().run()
+    assert not at.exception
+    assert at.success[0].value == "1 videos imported, 0 already stored, 1 failed."
+    assert "Reg\\_y" in at.error[0].value
+    at.file_uploader(key="admin_upload_files_0").set_value([("dup.mp4", phantom_mp4, "video/mp4")])
+    at = at.run().button(key="admin_upload_store").click().run()
+    assert any(
+        "**dup\\.mp4** was not stored: This file is already stored as video 4" in e.value for e in at.error
+    )
+    with Session(db) as session:
+        video = session.exec(select(Video).where(Video.source == "pocus")).one()
+        audit = session.exec(
+            select(AuditLog.user_id).where(AuditLog.entity == "video", AuditLog.entity_id == video.id)
+        ).all()
+    assert video.label == "covid" and audit == [admin]

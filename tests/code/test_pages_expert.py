@@ -1,0 +1,188 @@
+"""The expert's page driven with AppTest: study list, resume, refusals, form values, autosave, stale tabs."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from db.session import session_scope
+from pages.common import VIEWER_KEY, Viewer
+from pages.review_form import score_key, shortcuts
+from reviewer.review import AnswerForm
+from reviewer.settings import Settings
+from reviewer.study_setup import close_study
+from reviewer.vocab import Role
+from tests.code.review_support import ReviewWorld, answers_of, review_world
+from tests.code.test_review import item
+from tests.code.test_review import save as save_as
+
+PAGE = Path(__file__).resolve().parents[2] / "pages" / "expert.py"
+TIMEOUT_S = 60
+FULL = AnswerForm(score_a=2, score_b=-1, preferred="a", class_guess="covid")
+
+
+@pytest.fixture
+def world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> ReviewWorld:
+    monkeypatch.setenv("LUSREVIEW_HOME", str(settings.home))
+    monkeypatch.delenv("LUSREVIEW_DB_URL", raising=False)
+    return review_world(engine, settings, n_videos=4, frames=3)
+
+
+def page(user_id: int, *, study: int | None = None) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
+    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username="u", display_name="U", role=Role.EXPERT)
+    if study is not None:
+        at.query_params["study"] = str(study)
+    return at.run()
+
+
+def save(
+    engine: Engine, world: ReviewWorld, position: int, form: AnswerForm, *, expected: int | None
+) -> None:
+    """Answer as expert0 through the service, as another tab or an earlier session would have."""
+    expert = world.experts[0]
+    token = item(engine, world.study_id, expert, position).item_token
+    save_as(engine, world.study_id, expert, token, form, expected=expected)
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    return at.button(key=key).click().run()
+
+
+def subheaders(at: AppTest) -> list[str]:
+    return [s.value for s in at.subheader]
+
+
+def test_the_list_shows_progress_and_resume_opens_the_first_open_video(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    for position in range(2):
+        save(engine, world, position, FULL, expected=None)
+    at = page(world.experts[0])
+    assert not at.exception
+    assert [p.proto.text for p in at.get("progress")] == ["2 / 4 answered"]
+    assert at.button(key=f"review_open_{world.study_id}").label == "Resume"
+    at = click(at, f"review_open_{world.study_id}")
+    assert not at.exception
+    assert subheaders(at) == ["Pilot · video 3 of 4"]
+    assert at.query_params["study"] == str(world.study_id)
+
+
+def test_outsiders_and_closed_studies_are_refused_with_a_message(engine: Engine, world: ReviewWorld) -> None:
+    at = page(world.outsider, study=world.study_id)
+    assert [e.value for e in at.error] == ["You are not part of this study."]
+    assert not at.get("iframe") and not at.radio
+    with session_scope(engine) as session:
+        close_study(session=session, study_id=world.study_id, actor_id=world.admin)
+    at = page(world.experts[0], study=world.study_id)
+    assert [e.value for e in at.error] == ["This study is closed; answers can no longer be given or changed."]
+    at = click(at, "review_back_refused")
+    assert "No studies are assigned to you yet" in at.info[0].value
+
+
+def test_scores_offer_exactly_the_scale_and_every_choice_is_autosaved(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    expert = world.experts[1]
+    at = page(expert, study=world.study_id)
+    for name in ("score_a", "score_b"):
+        labels = [at.button(key=score_key(name, v)).label for v in range(-3, 4)]
+        assert labels == ["-3", "-2", "-1", "0", "+1", "+2", "+3"]
+    assert "-3 the heatmap is only distracting · 3 the heatmap is very helpful" in at.caption[0].value
+    at = click(at, score_key("score_a", -3))
+    at = click(at, score_key("score_b", 3))
+    at = click(at, "review_pref_equal")
+    at.radio(key="review_class_guess").set_value("unsure").run()
+    at.multiselect(key="review_patterns_b").set_value(["b_lines", "rib_shadow"]).run()
+    at.text_area(key="review_comment").input("  spot on the rib  ").run()
+    stored = answers_of(engine, expert)[0]
+    assert (stored["score_a"], stored["score_b"], stored["preferred"]) == (-3, 3, "equal")
+    assert (stored["class_guess"], stored["patterns_b"], stored["comment"]) == (
+        "unsure",
+        ["b_lines", "rib_shadow"],
+        "spot on the rib",
+    )
+    assert (stored["complete"], stored["revision"]) == (False, 6)
+    assert stored["seconds_spent"] > 0
+    assert at.button(key=score_key("score_a", -3)).proto.type == "primary"
+
+
+def test_finishing_needs_the_required_fields_then_moves_on(engine: Engine, world: ReviewWorld) -> None:
+    expert = world.experts[1]
+    at = page(expert, study=world.study_id)
+    at = click(at, score_key("score_a", 1))
+    at = click(at, "review_next")
+    assert [w.value for w in at.warning] == [
+        "Not saved: To finish this video, please give the score B, preferred heatmap, class guess."
+    ]
+    assert subheaders(at) == ["Pilot · video 1 of 4"]
+    at = click(at, score_key("score_b", 0))
+    at = click(at, "review_pref_b")
+    at.radio(key="review_class_guess").set_value("healthy").run()
+    at = click(at, "review_next")
+    assert subheaders(at) == ["Pilot · video 2 of 4"]
+    assert answers_of(engine, expert)[0]["complete"] is True
+    at = click(at, "review_prev")
+    assert subheaders(at) == ["Pilot · video 1 of 4"]
+    assert at.radio(key="review_class_guess").value == "healthy"
+    assert at.button(key="review_pref_b").proto.type == "primary"
+
+
+def test_a_stale_revision_shows_a_message_and_overwrites_nothing(engine: Engine, world: ReviewWorld) -> None:
+    expert = world.experts[0]
+    save(engine, world, 0, FULL, expected=None)
+    at = page(expert, study=world.study_id)
+    assert subheaders(at) == ["Pilot · video 2 of 4"]
+    at.selectbox(key="review_jump_1").set_value(0).run()
+    assert subheaders(at) == ["Pilot · video 1 of 4"]
+    save(engine, world, 0, dataclasses.replace(FULL, score_b=3), expected=1)  # another tab
+    at = click(at, score_key("score_a", -2))
+    assert "changed in another tab" in at.error[0].value
+    stored = answers_of(engine, expert)[0]
+    assert (stored["score_a"], stored["score_b"], stored["revision"]) == (2, 3, 2)
+    at = click(at, "review_reload")
+    assert not at.error
+    assert at.button(key=score_key("score_b", 3)).proto.type == "primary"
+    at = click(at, score_key("score_a", -2))
+    assert answers_of(engine, expert)[0]["score_a"] == -2
+
+
+def test_every_form_button_has_a_shortcut_on_its_own_key() -> None:
+    keys = shortcuts()
+    assert len(keys) == 2 * 7 + 3 + 2
+    assert len(set(keys.values())) == len(keys)
+    assert not set(keys.values()) & {"r", "c"}  # Streamlit's own rerun and clear-cache keys
+
+
+SENT = (
+    "iframe",
+    "button",
+    "radio",
+    "multiselect",
+    "selectbox",
+    "text_area",
+    "caption",
+    "markdown",
+    "subheader",
+)
+
+
+def test_nothing_the_page_sends_names_a_cam_type(world: ReviewWorld) -> None:
+    at = page(world.experts[0], study=world.study_id)
+    # streamlit-shortcuts' script names Streamlit's "data-testid" attribute: markup, not a hint
+    sent = [str(e.proto).replace("data-testid", "") for kind in SENT for e in at.get(kind)]
+    assert len(at.get("iframe")) == 2 and "Heatmap A" in sent[0] and "v0" in sent[0]
+    assert all(re.search("train|test", text, re.IGNORECASE) is None for text in sent)
+
+
+def test_a_click_from_a_page_drawn_for_another_video_is_dropped(engine: Engine, world: ReviewWorld) -> None:
+    at = page(world.experts[1], study=world.study_id)
+    at.session_state["review_current"] = dataclasses.replace(at.session_state["review_current"], position=3)
+    at = click(at, score_key("score_a", 2))
+    assert [t.value for t in at.toast] == ["The page was still loading; please make that choice again."]
+    assert answers_of(engine, world.experts[1]) == {}
