@@ -1,12 +1,145 @@
-"""Screening (being built)."""
+"""Screening: run a finished model ensemble on an uploaded or stored video. A research tool only.
+
+Experts never see this page (their studies are blinded to what the model thinks). The model of a
+run is loaded once per server and kept; each screening is one user action.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import require_role
-from reviewer.vocab import Role
+from pages.common import class_name, plain, require_role, settings, unit_of_work
+from reviewer.catalog import list_videos
+from reviewer.run_catalog import RunSummary, list_runs
+from reviewer.screening import (
+    RunModel,
+    Screening,
+    ScreeningError,
+    load_run_model,
+    overlay_folder,
+    screen_bytes,
+    screen_stored,
+)
+from reviewer.screening_plots import probability_figure
+from reviewer.settings import Settings
+from reviewer.vocab import Role, RunStatus
+
+RESULT_KEY = "screen_result"
+MODELS_CACHED = 2  # a run's trunk and heads hold a VGG16: keep few
+STORED_LIMIT = 1000
+DATE_FORMAT = "%d %b %Y"
+SPINNER = "Screening: 11 passes through VGG16, about a minute per 30 frames on a small server…"
+UPLOAD, STORED = "Upload a video", "A stored video"
+WARNING = (
+    "**Research tool, not a diagnosis.** These outputs come from a model trained on a small research "
+    "data set. They must never be used to diagnose, treat or triage a patient."
+)
+CONFIDENCE_HELP = (
+    "Both confidences are 1 when repeated predictions agree completely and 0 at the largest possible "
+    "disagreement. **Model confidence** (epistemic) repeats the prediction with parts of the model "
+    "switched off at random: low values mean the model has seen too little like this video. "
+    "**Image confidence** (aleatoric) repeats it on slightly flipped, rotated and shifted frames: low "
+    "values mean the answer hinges on details of this recording."
+)
 
 require_role(Role.ANNOTATOR, Role.RESEARCHER)
+home = settings()
 st.title("Screening", anchor=False)
-st.info("Screening a video with the model ensemble will appear here.", icon=":material/construction:")
+st.warning(WARNING, icon=":material/medical_information:")
+
+
+@st.cache_resource(show_spinner=False, max_entries=MODELS_CACHED)
+def _model(database_url: str, run_id: int, _home: Settings) -> RunModel:
+    with unit_of_work() as session:
+        return load_run_model(session=session, settings=_home, run_id=run_id)
+
+
+def _run_name(run: RunSummary) -> str:
+    accuracy = "" if run.video_accuracy is None else f" · video accuracy {run.video_accuracy:.2f}"
+    return f"Run {run.id} · {run.created_at.strftime(DATE_FORMAT)} · {run.videos} videos{accuracy}"
+
+
+def _screen_upload(run_id: int) -> Screening | None:
+    limit = f"Up to {home.max_upload_mb} MB; mp4, mov, avi, mpeg, gif, png or jpg."
+    upload = st.file_uploader("Video", key="screen_upload", help=limit)
+    st.caption(limit)
+    clicked = st.button("Screen", key="screen_upload_go", type="primary", disabled=upload is None)
+    if upload is None or not clicked:
+        return None
+    with st.spinner(SPINNER):
+        model = _model(home.database_url, run_id, home)
+        return screen_bytes(
+            model=model,
+            settings=home,
+            data=upload.getvalue(),
+            name=upload.name,
+            overlay_dir=overlay_folder(home),
+        )
+
+
+def _screen_stored(run_id: int) -> Screening | None:
+    with unit_of_work() as session:
+        videos = {v.id: v for v in list_videos(session=session, limit=STORED_LIMIT)}
+    if not videos:
+        st.info("No videos are stored yet.", icon=":material/video_library:")
+        return None
+    video_id = st.selectbox(
+        "Video",
+        list(videos),
+        format_func=lambda v: f"{videos[v].display_name} ({class_name(videos[v].label)})",
+        key="screen_stored_video",
+    )
+    if not st.button("Screen", key="screen_stored_go", type="primary"):
+        return None
+    with st.spinner(SPINNER):
+        model = _model(home.database_url, run_id, home)
+        with unit_of_work() as session:
+            return screen_stored(
+                session=session,
+                settings=home,
+                model=model,
+                video_id=video_id,
+                overlay_dir=overlay_folder(home),
+            )
+
+
+def _show(result: Screening) -> None:
+    st.subheader(plain(result.name), anchor=False, divider="gray")
+    for warning in result.warnings:
+        st.caption(plain(warning))
+    verdict, player = st.columns(2, gap="large")
+    with verdict:
+        st.metric(f"Model output (run {result.run_id})", class_name(result.predicted_class), border=True)
+        st.plotly_chart(
+            probability_figure(result.probabilities, result.predicted_class), key="screen_probabilities"
+        )
+        model_col, image_col = st.columns(2)
+        model_col.metric("Model confidence", f"{result.confidence.epistemic:.2f}", help=CONFIDENCE_HELP)
+        image_col.metric("Image confidence", f"{result.confidence.aleatoric:.2f}", help=CONFIDENCE_HELP)
+        st.caption(CONFIDENCE_HELP)
+    with player:
+        if result.overlay_path is not None and result.overlay_path.exists():
+            st.video(str(result.overlay_path), loop=True, autoplay=True, muted=True)
+            st.caption(
+                f"Where the evidence for {class_name(result.predicted_class)} lies ({result.frames} frames, "
+                "mean CAM of all fold models; clear where the map is low)."
+            )
+
+
+with unit_of_work() as session:
+    runs = {run.id: run for run in list_runs(session=session, status=RunStatus.DONE)}
+if not runs:
+    st.info("No model run has finished yet; train one on the Models page.", icon=":material/model_training:")
+    st.stop()
+run_id = st.selectbox("Model run", list(runs), format_func=lambda r: _run_name(runs[r]), key="screen_run")
+source = st.segmented_control("Source", [UPLOAD, STORED], default=UPLOAD, key="screen_source") or UPLOAD
+try:
+    screened = _screen_upload(run_id) if source == UPLOAD else _screen_stored(run_id)
+except ScreeningError as exc:
+    st.error(str(exc), icon=":material/error:")
+    screened = None
+if screened is not None:
+    st.session_state[RESULT_KEY] = screened
+result = st.session_state.get(RESULT_KEY)
+if isinstance(result, Screening):
+    _show(result)

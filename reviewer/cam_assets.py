@@ -16,14 +16,14 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, delete, select
 
-from db.models import CamAsset, ModelRun, Prediction
+from db.models import CamAsset, ModelRun, Prediction, StudyItem
 from db.session import session_scope
 from reviewer.encode import write_h264
 from reviewer.features import FrameSet, load_frame_set, run_features
 from reviewer.settings import Settings
 from reviewer.storage import resolve
-from reviewer.training import TrainConfig, run_dir
-from reviewer.vocab import CamKind, LusClass, Probe, RunStatus
+from reviewer.training import TrainConfig, run_config, run_dir
+from reviewer.vocab import CamKind, RunStatus
 
 Progress = Callable[[str, int, int], None]
 OVERLAY_THRESHOLD = 0.2
@@ -70,7 +70,7 @@ def make_cams(
         progress: ``(stage, done, total)`` callback for the CLI and the page.
 
     Returns:
-        The stored assets, two per video.
+        The newly stored assets, two per video minus those whose slot a study item pins.
     """
     with session_scope(engine) as session:
         run = session.get(ModelRun, run_id)
@@ -78,8 +78,8 @@ def make_cams(
             raise CamError(f"Run {run_id} does not exist or has not finished training.")
         frames = load_frame_set(session=session, settings=settings, run=run)
         targets = _targets(session, run, frames, use_prediction)
-    config = _config(run)
-    heads = _load_heads(settings, run, config)
+    config = run_config(run)
+    heads = load_heads(settings, run, config)
     features, _ = run_features(settings=settings, config=config, frames=frames, progress=progress)
     plain = np.asarray(features[:, 0], np.float32)
     assets: list[CamAsset] = []
@@ -89,20 +89,52 @@ def make_cams(
         assets += _video_assets(settings, run, frames, rows, plain[rows], heads, targets[int(video_id)])
         if progress is not None:
             progress("cams", done, len(videos))
-    with session_scope(engine) as session:
-        session.exec(delete(CamAsset).where(col(CamAsset.run_id) == run_id))
-        session.add_all(assets)
-    return assets
+    return _store_replacing(engine, settings, run_id, assets)
 
 
-def _config(run: ModelRun) -> TrainConfig:
-    data = dict(run.config)
-    data["probe"] = Probe(data["probe"])
-    data["classes"] = tuple(LusClass(c) for c in data["classes"])
-    return TrainConfig(**data)
+def _store_replacing(engine: Engine, settings: Settings, run_id: int, made: list[CamAsset]) -> list[CamAsset]:
+    """Swap a run's assets for ``made``, except those a study item pins: they and their files stay.
+
+    An expert's answer refers to the exact maps shown, so a pinned asset keeps its row and files and
+    remains the run's asset for its (video, kind, target); the new one made for that slot is dropped.
+    Files of replaced assets are deleted only after the swap has committed, the new files of a swap
+    that failed right away.
+    """
+    try:
+        with session_scope(engine) as session:
+            old = session.exec(select(CamAsset).where(CamAsset.run_id == run_id)).all()
+            pinned = _pinned(session, [a.id for a in old if a.id is not None])
+            kept = {_slot(a) for a in old if a.id in pinned}
+            stale = [a for a in old if a.id not in pinned]
+            stored = [a for a in made if _slot(a) not in kept]
+            session.exec(delete(CamAsset).where(col(CamAsset.id).in_([a.id for a in stale])))
+            session.add_all(stored)
+    except Exception:
+        _delete_files(settings, made)
+        raise
+    _delete_files(settings, stale + [a for a in made if _slot(a) in kept])
+    return stored
 
 
-def _load_heads(settings: Settings, run: ModelRun, config: TrainConfig) -> list[object]:
+def _slot(asset: CamAsset) -> tuple[int, str, str]:
+    return asset.video_id, asset.kind, asset.target_class
+
+
+def _pinned(session: Session, asset_ids: list[int]) -> set[int]:
+    """Which of these assets a study item shows (left or right)."""
+    left = select(StudyItem.left_asset_id).where(col(StudyItem.left_asset_id).in_(asset_ids))
+    right = select(StudyItem.right_asset_id).where(col(StudyItem.right_asset_id).in_(asset_ids))
+    return {i for i in [*session.exec(left), *session.exec(right)] if i is not None}
+
+
+def _delete_files(settings: Settings, assets: list[CamAsset]) -> None:
+    for asset in assets:
+        for relative in (asset.raw_path, asset.overlay_path):
+            resolve(settings, relative).unlink(missing_ok=True)
+
+
+def load_heads(settings: Settings, run: ModelRun, config: TrainConfig) -> list[object]:
+    """The fold heads of a finished run, in fold order (CAMs and screening run all of them)."""
     from model.heads import load_head
 
     folder = run_dir(settings, int(run.id or 0))

@@ -1,11 +1,12 @@
-"""``lusreview`` commands of the model: train the fold ensemble, make its CAMs."""
+"""``lusreview`` commands of the model: train the fold ensemble, make its CAMs, screen files."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from reviewer.cli_base import AddCommand, engine, progress
+from reviewer.cli_base import AddCommand, CliError, engine, progress
 from reviewer.settings import Settings
 
 
@@ -53,8 +54,45 @@ def cmd_cams(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return {"run_id": args.run, "assets": len(assets), "videos": len({a.video_id for a in assets})}
 
 
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Screen video files that are not stored with a finished run (research tool, not a diagnosis)."""
+    from db.session import session_scope
+    from reviewer.screening import ScreeningError, load_run_model, screen_bytes
+
+    with session_scope(engine(settings)) as session:
+        try:
+            model = load_run_model(session=session, settings=settings, run_id=args.run)
+        except ScreeningError as exc:
+            raise CliError(str(exc)) from exc
+    overlays = None if args.overlays is None else Path(args.overlays)
+    results: list[dict[str, Any]] = []
+    for name in args.files:
+        try:
+            data = _read_checked(Path(name), settings)
+            screened = screen_bytes(
+                model=model, settings=settings, data=data, name=name, overlay_dir=overlays
+            )
+            results.append(screened.as_dict())
+        except (ScreeningError, OSError) as exc:
+            results.append({"path": name, "error": str(exc)})
+    return {"run_id": args.run, "files": results}
+
+
+def _read_checked(path: Path, settings: Settings) -> bytes:
+    """Read a file after checking its size, so an oversized one is refused before it is loaded."""
+    from reviewer.ingest_options import IngestError
+    from reviewer.ingest_prepare import check_upload_size
+    from reviewer.screening import ScreeningError
+
+    try:
+        check_upload_size(path.stat().st_size, settings)
+    except IngestError as exc:
+        raise ScreeningError(str(exc)) from exc
+    return path.read_bytes()
+
+
 def register(add: AddCommand) -> None:
-    """Add ``train`` and ``cams``."""
+    """Add ``train``, ``cams`` and ``predict``."""
     p = add("train", cmd_train, (cmd_train.__doc__ or "").strip())
     p.add_argument(
         "--weights", default="hed", help="hed (offline default), imagenet, none, or a weights file"
@@ -72,3 +110,7 @@ def register(add: AddCommand) -> None:
     p.add_argument(
         "--target", choices=["label", "prediction"], default="label", help="class the CAMs explain"
     )
+    p = add("predict", cmd_predict, (cmd_predict.__doc__ or "").strip())
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--run", type=int, required=True, help="a finished training run")
+    p.add_argument("--overlays", metavar="DIR", help="also write each file's CAM overlay video here")

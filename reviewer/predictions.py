@@ -9,7 +9,13 @@ from sqlmodel import Session
 
 from db.models import Prediction
 from reviewer.features import FrameSet
+from reviewer.run_uncertainty import Confidence, HeadPasses, Passes, frame_confidences, video_confidence
 from reviewer.vocab import LusClass
+
+
+def class_probabilities(probs: np.ndarray, classes: Sequence[LusClass]) -> dict[str, float]:
+    """A probability vector as the JSON the database and the CLI keep: class value -> probability."""
+    return {c.value: round(float(p), 6) for c, p in zip(classes, probs, strict=True)}
 
 
 def _row(
@@ -18,6 +24,7 @@ def _row(
     frame_index: int | None,
     fold: int | None,
     probs: np.ndarray,
+    confidence: Confidence,
     classes: Sequence[LusClass],
 ) -> Prediction:
     return Prediction(
@@ -25,9 +32,31 @@ def _row(
         video_id=video_id,
         frame_index=frame_index,
         fold=fold,
-        probabilities={c.value: round(float(p), 6) for c, p in zip(classes, probs, strict=True)},
+        probabilities=class_probabilities(probs, classes),
         predicted_class=classes[int(np.argmax(probs))].value,
+        confidence_epistemic=round(confidence.epistemic, 6),
+        confidence_aleatoric=round(confidence.aleatoric, 6),
     )
+
+
+def _model_rows(
+    run_id: int,
+    video_id: int,
+    indices: np.ndarray,
+    fold: int | None,
+    scored: Passes,
+    classes: Sequence[LusClass],
+) -> list[Prediction]:
+    """A model's rows for one video: a row per frame, then the video row (mean of frame probabilities)."""
+    rows = [
+        _row(run_id, video_id, int(index), fold, probs, confidence, classes)
+        for index, probs, confidence in zip(
+            indices, scored.probabilities, frame_confidences(scored), strict=True
+        )
+    ]
+    video = scored.probabilities.mean(axis=0)
+    rows.append(_row(run_id, video_id, None, fold, video, video_confidence(scored), classes))
+    return rows
 
 
 def store_predictions(
@@ -36,23 +65,26 @@ def store_predictions(
     run_id: int,
     frame_set: FrameSet,
     classes: Sequence[LusClass],
-    held_out: np.ndarray,
-    ensemble: np.ndarray,
+    scored: HeadPasses,
 ) -> int:
-    """Add frame- and video-level rows; a video's probabilities are the mean over its frames.
+    """Add frame- and video-level rows with their confidences; a video's probabilities are its frames' mean.
 
-    ``fold`` is the held-out fold for test-model rows and None for ensemble rows.
+    Rows with ``fold`` set belong to the fold model that held the video out: their probabilities and
+    both confidences are that one model's (MC dropout through its head, augmentation through its head).
+    Rows with ``fold`` None belong to the ensemble: probabilities, MC-dropout and augmentation passes
+    are means over all fold heads (most of which saw the video in training). Ensemble video rows also
+    keep ``members``: each fold model's video probabilities, in fold order (BALD needs them).
 
     Returns:
         The number of rows added.
     """
+    held_out, ensemble = scored.held_out(frame_set.folds), scored.ensemble()
     rows: list[Prediction] = []
     for video_id in np.unique(frame_set.video_ids):
-        mask = frame_set.video_ids == video_id
-        fold = int(frame_set.folds[mask][0])
-        for source, fold_value in ((held_out, fold), (ensemble, None)):
-            for index, probs in zip(frame_set.frame_indices[mask], source[mask], strict=True):
-                rows.append(_row(run_id, int(video_id), int(index), fold_value, probs, classes))
-            rows.append(_row(run_id, int(video_id), None, fold_value, source[mask].mean(axis=0), classes))
+        mask = np.flatnonzero(frame_set.video_ids == video_id)
+        fold, indices = int(frame_set.folds[mask][0]), frame_set.frame_indices[mask]
+        rows += _model_rows(run_id, int(video_id), indices, fold, held_out.rows(mask), classes)
+        rows += _model_rows(run_id, int(video_id), indices, None, ensemble.rows(mask), classes)
+        rows[-1].members = [class_probabilities(p[mask].mean(axis=0), classes) for p in scored.probabilities]
     session.add_all(rows)
     return len(rows)

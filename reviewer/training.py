@@ -13,16 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from db.models import FoldAssignment, Frame, ModelRun, Video, utcnow
 from db.session import session_scope
 from reviewer.audit import record
-from reviewer.features import FrameSet, load_frame_set, run_features
+from reviewer.features import load_frame_set
 from reviewer.folds import assign_folds
-from reviewer.metrics import FoldPredictions, evaluate
 from reviewer.predictions import store_predictions
 from reviewer.settings import Settings
 from reviewer.vocab import LusClass, Probe, RunStatus
@@ -61,15 +59,51 @@ class TrainConfig:
         return data
 
 
+LIMITS: dict[str, tuple[int, int]] = {
+    "augmentations": (1, 64),
+    "epochs": (1, 200),
+    "folds": (2, 10),
+    "input_size": (32, 512),
+    "seed": (0, 2**31 - 1),
+}
+"""Inclusive bounds of the integer settings a form or command line may choose."""
+INPUT_STEP = 32
+"""VGG16 halves the input four times before ``block5_conv2``; multiples of 32 keep the maps whole."""
+
+
+def check_config(config: TrainConfig) -> TrainConfig:
+    """Refuse settings no run should start with (they come from forms and flags).
+
+    Raises:
+        TrainingError: naming the setting and its allowed range.
+    """
+    for name, (low, high) in LIMITS.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            raise TrainingError(f"{name.replace('_', ' ').capitalize()} must be between {low} and {high}.")
+    if config.input_size % INPUT_STEP:
+        raise TrainingError(f"Input size must be a multiple of {INPUT_STEP} pixels.")
+    if len(set(config.classes)) < 2:
+        raise TrainingError("Choose at least two classes to train on.")
+    return config
+
+
 def run_dir(settings: Settings, run_id: int) -> Path:
     """Folder of one run's weights."""
     return settings.runs_dir / f"run-{run_id:05d}"
 
 
+def run_config(run: ModelRun) -> TrainConfig:
+    """The config a stored run was trained with, to rebuild its trunk and heads."""
+    data = dict(run.config)
+    data["probe"] = Probe(data["probe"])
+    data["classes"] = tuple(LusClass(c) for c in data["classes"])
+    return TrainConfig(**data)
+
+
 def start_run(*, session: Session, config: TrainConfig, user_id: int | None = None) -> ModelRun:
     """Snapshot the labelled videos, assign folds by video and record the run as running."""
-    if len(set(config.classes)) < 2:
-        raise TrainingError("Choose at least two classes to train on.")
+    check_config(config)
     query = (
         select(Video.id, Video.label)
         .where(Video.probe == config.probe.value, col(Video.label).in_([c.value for c in config.classes]))
@@ -113,82 +147,49 @@ def train_model(
     user_id: int | None = None,
     progress: Progress | None = None,
 ) -> ModelRun:
-    """Train the whole ensemble and store its predictions and metrics; failures are recorded too."""
+    """Record a new run and train it in this thread (the CLI); see :func:`train_run`."""
     with session_scope(engine) as session:
         run = start_run(session=session, config=config, user_id=user_id)
-        frame_set = load_frame_set(session=session, settings=settings, run=run)
     assert run.id is not None
+    return train_run(engine=engine, settings=settings, run_id=run.id, config=config, progress=progress)
+
+
+def train_run(
+    *,
+    engine: Engine,
+    settings: Settings,
+    run_id: int,
+    config: TrainConfig,
+    progress: Progress | None = None,
+) -> ModelRun:
+    """Train a recorded run's ensemble and store its predictions, confidences and metrics.
+
+    Split from :func:`start_run` so a background job can hand the run id back at once. A failure
+    marks the run failed with the error message (and removes its weights) before it is re-raised.
+    """
+    from reviewer.run_folds import fit_folds
+
     try:
-        heads, metrics, predictions = _fit_folds(settings, config, run.id, frame_set, progress)
+        with session_scope(engine) as session:
+            run = session.get_one(ModelRun, run_id)
+            frame_set = load_frame_set(session=session, settings=settings, run=run)
+        metrics, scored = fit_folds(settings, config, run_id, frame_set, progress)
+        with session_scope(engine) as session:
+            store_predictions(
+                session=session, run_id=run_id, frame_set=frame_set, classes=config.classes, scored=scored
+            )
     except Exception as exc:
-        _finish(engine, run.id, status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
-        shutil.rmtree(run_dir(settings, run.id), ignore_errors=True)
+        _finish(engine, run_id, status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        shutil.rmtree(run_dir(settings, run_id), ignore_errors=True)
         raise
-    with session_scope(engine) as session:
-        store_predictions(
-            session=session, run_id=run.id, frame_set=frame_set, classes=config.classes, **predictions
-        )
     return _finish(
         engine,
-        run.id,
+        run_id,
         status=RunStatus.DONE,
         metrics=metrics,
-        weights_dir=str(run_dir(settings, run.id).relative_to(settings.home)),
+        progress=1.0,
+        weights_dir=str(run_dir(settings, run_id).relative_to(settings.home)),
     )
-
-
-def _fit_folds(
-    settings: Settings, config: TrainConfig, run_id: int, frames: FrameSet, progress: Progress | None
-) -> tuple[list[Any], dict[str, Any], dict[str, np.ndarray]]:
-    """Fill the feature cache, train one head per fold, predict held-out and ensemble probabilities."""
-    from model.cams import ensemble_probabilities, head_probabilities
-    from model.fitting import HeadConfig, split_validation
-    from model.heads import save_head, train_head
-
-    features, conv_init = run_features(settings=settings, config=config, frames=frames, progress=progress)
-    head_config = HeadConfig(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        patience=config.patience,
-        trainable_conv=config.trainable_conv,
-    )
-    heads, folds, held_out = [], [], np.zeros((len(frames.labels), len(config.classes)), np.float32)
-    for fold in range(config.folds):
-        train_rows = np.flatnonzero(frames.folds != fold)
-        test_rows = np.flatnonzero(frames.folds == fold)
-        fit_rows, val_rows = split_validation(
-            frames.video_ids, frames.labels, train_rows, config.validation_share, config.seed + fold
-        )
-
-        def fold_progress(stage: str, done: int, total: int, fold: int = fold) -> None:
-            if progress is not None:
-                progress(f"fold {fold + 1}/{config.folds} {stage}", done, total)
-
-        head, _ = train_head(
-            features,
-            frames.labels,
-            train_rows=fit_rows,
-            val_rows=val_rows,
-            n_classes=len(config.classes),
-            conv_init=conv_init,
-            config=head_config,
-            seed=config.seed + fold,
-            progress=fold_progress,
-        )
-        save_head(head, run_dir(settings, run_id) / f"fold-{fold}.weights.h5")
-        held_out[test_rows] = head_probabilities(head, np.asarray(features[test_rows, 0], np.float32))
-        folds.append(
-            FoldPredictions(
-                y_true=frames.labels[test_rows].astype(np.int64),
-                proba=held_out[test_rows].astype(np.float64),
-                video_ids=frames.video_ids[test_rows].astype(np.int64),
-            )
-        )
-        heads.append(head)
-    ensemble = ensemble_probabilities(heads, np.asarray(features[:, 0], np.float32))
-    metrics = evaluate(folds, [c.value for c in config.classes])
-    return heads, dict(metrics), {"held_out": held_out, "ensemble": ensemble}
 
 
 def _finish(engine: Engine, run_id: int, *, status: RunStatus, **fields: Any) -> ModelRun:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from db.models import CamAsset, FoldAssignment
+from db.models import CamAsset, FoldAssignment, Study, StudyItem, User
 from db.session import session_scope
 from reviewer.cam_assets import CamError, make_cams, overlay
 from reviewer.settings import Settings
@@ -37,6 +39,46 @@ def test_every_video_gets_a_blinded_train_and_test_cam(phantom_engine: Engine, s
             stream = container.streams.video[0]
             assert stream.codec_context.name == "h264"
             assert sum(1 for _ in container.decode(stream)) == len(cams)
+
+
+def test_rerunning_cams_replaces_old_files_but_keeps_pinned_assets(
+    phantom_engine: Engine, settings: Settings
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    run_id = int(run.id or 0)
+    first = make_cams(engine=phantom_engine, settings=settings, run_id=run_id)
+    pinned, unpinned = first[0], first[2]
+    with session_scope(phantom_engine) as session:
+        expert = User(username="e", display_name="E", password_hash="x", role="expert")
+        study = Study(name="s", run_id=run_id)
+        session.add_all([expert, study])
+        session.flush()
+        session.add(
+            StudyItem(
+                study_id=int(study.id or 0),
+                expert_id=int(expert.id or 0),
+                video_id=pinned.video_id,
+                position=0,
+                left_kind=pinned.kind,
+                left_asset_id=pinned.id,
+                token="t",
+            )
+        )
+    second = make_cams(engine=phantom_engine, settings=settings, run_id=run_id)
+    with session_scope(phantom_engine) as session:
+        stored = session.exec(select(CamAsset).where(CamAsset.run_id == run_id)).all()
+    assert len(second) == len(first) - 1 and len(stored) == len(first)
+    tokens = {a.token for a in stored}
+    assert pinned.token in tokens and unpinned.token not in tokens
+    for path in (pinned.raw_path, pinned.overlay_path):
+        assert resolve(settings, path).exists()
+    for path in (unpinned.raw_path, unpinned.overlay_path):
+        assert not resolve(settings, path).exists()
+    on_disk = {p.name for p in settings.assets_dir.rglob("*") if p.is_file()}
+    expected = {Path(a.raw_path).name for a in stored} | {Path(a.overlay_path).name for a in stored}
+    assert (
+        on_disk == expected
+    )  # no orphans: neither replaced files nor the dropped duplicate of the pinned slot
 
 
 def test_cams_need_a_finished_run(phantom_engine: Engine, settings: Settings) -> None:

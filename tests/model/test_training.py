@@ -44,6 +44,28 @@ def test_ensemble_trains_stores_folds_predictions_and_metrics(
         assert (settings.home / stored.weights_dir / f"fold-{fold}.weights.h5").exists()
     frame_level = stored.metrics["levels"]["frame"]["pooled"]
     assert frame_level["n"] == len([p for p in held_out if p.frame_index is not None])
+    assert stored.progress == 1.0
+
+
+def test_predictions_carry_both_confidences_and_the_fold_members(
+    phantom_engine: Engine, settings: Settings
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    with session_scope(phantom_engine) as session:
+        predictions = session.exec(select(Prediction).where(Prediction.run_id == run.id)).all()
+    for p in predictions:
+        assert p.confidence_epistemic is not None and 0.0 <= p.confidence_epistemic <= 1.0
+        assert p.confidence_aleatoric is not None and 0.0 <= p.confidence_aleatoric <= 1.0
+    epistemic = {p.confidence_epistemic for p in predictions}
+    assert len(epistemic) > 1  # real spreads, not a constant
+    assert any(c < 1.0 for c in epistemic)  # dropout 0.5 moves the winning probability
+    ensemble_videos = [p for p in predictions if p.fold is None and p.frame_index is None]
+    assert len(ensemble_videos) == 12
+    for p in ensemble_videos:
+        assert p.members is not None and len(p.members) == CONFIG.folds
+        mean = {c: np.mean([m[c] for m in p.members]) for c in p.probabilities}
+        assert mean == pytest.approx(p.probabilities, abs=1e-4)  # the ensemble is the mean of its members
+    assert all(p.members is None for p in predictions if p.fold is not None or p.frame_index is not None)
 
 
 def test_same_seed_gives_the_same_predictions(phantom_engine: Engine, settings: Settings) -> None:

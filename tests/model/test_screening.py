@@ -1,0 +1,82 @@
+"""Screening files with a finished run: the CLI, stored videos, refusals; real phantom videos, real TF."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from db.models import Prediction
+from db.session import session_scope
+from reviewer.cli import main
+from reviewer.screening import ScreeningError, load_run_model, screen_bytes, screen_stored
+from reviewer.settings import Settings, load_settings
+from reviewer.training import TrainConfig, train_model
+from reviewer.vocab import LusClass
+from seed_data.phantom import render_phantom, write_video
+
+pytestmark = pytest.mark.slow
+CONFIG = TrainConfig(weights="hed", folds=3, input_size=32, epochs=1, augmentations=1, patience=1, seed=4)
+
+
+def _phantom_file(folder: Path, label: LusClass = LusClass.COVID) -> Path:
+    """A real H.264 phantom that the database has never seen (a seed the demo does not use)."""
+    return write_video(render_phantom(label, 987_654, size=128, seconds=1.0, fps=9.0), folder / "new.mp4")
+
+
+def test_predict_screens_a_good_file_and_reports_the_bad_ones(
+    phantom_engine: Engine, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    good = _phantom_file(tmp_path)
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video, whatever its name says")
+    missing = tmp_path / "missing.mp4"
+    home = ["--home", str(settings.home), "--json", "--quiet"]
+    overlays = tmp_path / "overlays"
+    files = [str(good), str(bad), str(missing)]
+    assert main(["predict", *files, "--run", str(run.id), "--overlays", str(overlays), *home]) == 0
+    report = json.loads(capsys.readouterr().out)
+    screened, refused, absent = report["files"]
+    assert screened["path"] == str(good) and screened["predicted_class"] in run.classes
+    assert sum(screened["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert max(screened["probabilities"], key=screened["probabilities"].get) == screened["predicted_class"]
+    assert 0.0 <= screened["confidence_epistemic"] <= 1.0 and 0.0 <= screened["confidence_aleatoric"] <= 1.0
+    assert screened["frames"] == 3  # 1 s sampled at 3 Hz
+    with av.open(screened["overlay"]) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(video=0)) == 3
+    assert refused == {"path": str(bad), "error": refused["error"]} and "not a video" in refused["error"]
+    assert absent["path"] == str(missing) and "No such file" in absent["error"]
+
+
+def test_a_stored_video_screens_as_the_run_predicted_it_and_bad_input_is_refused(
+    phantom_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    with session_scope(phantom_engine) as session:
+        stored = session.exec(
+            select(Prediction)
+            .where(Prediction.run_id == run.id, col(Prediction.fold).is_(None))
+            .where(col(Prediction.frame_index).is_(None))
+            .order_by(col(Prediction.video_id))
+        ).first()
+        assert stored is not None
+        model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
+        screened = screen_stored(session=session, settings=settings, model=model, video_id=stored.video_id)
+    assert screened.predicted_class == stored.predicted_class
+    assert screened.probabilities == pytest.approx(stored.probabilities, abs=2e-3)  # same frames, same trunk
+    assert screened.overlay_path is None  # nothing rendered unless asked
+    with session_scope(phantom_engine) as session, pytest.raises(ScreeningError, match="not finished"):
+        load_run_model(session=session, settings=settings, run_id=42)
+    strict = load_settings(home=settings.home, max_video_seconds=0.5)
+    data = _phantom_file(tmp_path).read_bytes()
+    with pytest.raises(ScreeningError, match="longer"):
+        screen_bytes(model=model, settings=strict, data=data, name="long.mp4")
+    tiny = load_settings(home=settings.home, max_upload_mb=1)
+    with pytest.raises(ScreeningError, match="1 MB"):
+        screen_bytes(model=model, settings=tiny, data=b"\0" * (2 << 20), name="big.mp4")
