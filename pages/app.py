@@ -39,9 +39,10 @@ PAGES = (
     PageSpec("studies.py", "Studies", ":material/assignment:", (A,)),
     PageSpec("models.py", "Models", ":material/model_training:", (A, R)),
     PageSpec("screening.py", "Screening", ":material/troubleshoot:", (A, N, R), "Data"),
-    PageSpec("browse.py", "Data browser", ":material/video_library:", (A, E, N, R), "Data"),
+    PageSpec("browse.py", "Data browser", ":material/video_library:", (A, N, R), "Data"),
 )
-# Experts never see Models or Screening: predictions would tell them what the model thinks.
+# Experts never see Models, Screening or the Data browser: predictions and labels would tell them
+# what the model thinks and what the videos they judge are.
 
 
 def _pages_for(user: Viewer) -> dict[str, list[st.Page]]:

@@ -38,12 +38,12 @@ from reviewer.catalog import (
     video_detail,
     web_link,
 )
-from reviewer.vocab import LusClass, Pattern, Probe, VideoSource
+from reviewer.vocab import LusClass, Pattern, Probe, Role, VideoSource
 
 PAGE_KEY = "browse_page"
 DURATION = "Duration (s)"
 
-require_role()
+require_role(Role.ANNOTATOR, Role.RESEARCHER)  # not experts: labels would un-blind their class guesses
 home = settings()
 st.title("Data browser", anchor=False)
 

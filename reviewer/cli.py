@@ -135,6 +135,8 @@ def _streamlit_command(settings: Settings, port: int | None) -> list[str]:
         str(port or settings.server_port),
         "--server.headless",
         "true",
+        "--server.maxUploadSize",  # our own limit (with its clear message), not Streamlit's 200 MB
+        str(settings.max_upload_mb),
         "--browser.gatherUsageStats",
         "false",
     ]
@@ -154,11 +156,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything the demo needs (database, demo accounts and phantom videos), then serve."""
+    """Seed the demo (accounts, phantom videos) and serve; a model run, CAMs and studies fill in meanwhile."""
     report = cmd_seed(args, settings)  # creates the demo accounts, the admin among them
     cmd_init(args, settings)
     print(json.dumps(jsonable(report), indent=2), file=sys.stderr)
-    return cmd_serve(args, settings)
+    if args.no_model:
+        return cmd_serve(args, settings)
+    from reviewer.demo_job import start_demo_pipeline
+
+    def echo(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    job = start_demo_pipeline(engine=engine(settings), settings=settings, echo=echo)
+    try:
+        return cmd_serve(args, settings)
+    finally:
+        job.stop()  # the server has stopped: the pipeline stops at its next step, the next demo resumes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -181,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--admin-password", help="default: env LUSREVIEW_ADMIN_PASSWORD or a random one")
         if name == "demo":
             p.add_argument("--port", type=int)
+            p.add_argument(
+                "--no-model", action="store_true", help="skip the demo model run, CAMs and studies"
+            )
     add("seed", cmd_seed, "Load the embedded phantom demo data (idempotent).")
     add("import-pocus", cmd_import_pocus, "Import the POCUS dataset layout.").add_argument("path")
     p = add("ingest", cmd_ingest, "Ingest video files.")

@@ -80,11 +80,11 @@ def test_login_lands_on_the_role_page_and_sign_out_forgets_the_user(home: Settin
     assert VIEWER_KEY not in at.session_state
 
 
-def test_expert_navigation_has_no_admin_page(home: Settings) -> None:
+@pytest.mark.parametrize("page", ["admin.py", "browse.py", "models.py", "screening.py", "researcher.py"])
+def test_expert_navigation_offers_nothing_that_could_unblind(home: Settings, page: str) -> None:
     at = _signed_in("expert")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("admin.py")
-    assert _titles(at.switch_page("browse.py").run()) == ["Data browser"]
+        at.switch_page(page)
 
 
 def test_admin_page_guard_stops_other_roles_even_if_reached_directly(home: Settings) -> None:
@@ -176,8 +176,16 @@ def test_browser_text_search_is_case_insensitive(home: Settings) -> None:
     assert _listed(at) == ["Reg-healthy.mp4"]
 
 
+def test_browser_refuses_experts_even_if_reached_directly(home: Settings) -> None:
+    at = _app("browse.py")
+    at.session_state[VIEWER_KEY] = Viewer(id=2, username="expert", display_name="expert", role=Role.EXPERT)
+    at.run()
+    assert [error.value for error in at.error] == ["Your role does not give access to this page."]
+    assert not at.dataframe
+
+
 def test_browser_shows_the_first_video_with_credit_and_frames(home: Settings) -> None:
-    at = _browser("expert")
+    at = _browser("researcher")
     assert (
         at.subheader[0].value == "Cov\\-Atlas\\-B\\-lines\\.mp4"
     )  # names are escaped, never rendered as Markdown
