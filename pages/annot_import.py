@@ -1,7 +1,7 @@
 """The administrator's import of a POCUS-layout folder on the server, with progress and a report.
 
-The import opens one transaction per video itself (a bad file never stops the others), so it gets
-an engine of its own for the duration of the import rather than one unit of work.
+The import opens one transaction per video itself (a bad file never stops the others), so it is
+given the server's cached engine rather than one unit of work.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import FORM_PX, Viewer, plain, settings
-from reviewer.context import open_engine
+from pages.common import FORM_PX, Viewer, engine, plain, settings
 from reviewer.pocus_import import ImportReport, import_pocus
 from reviewer.pocus_metadata import PocusImportError
 
@@ -45,16 +44,14 @@ def _run(folder: str, user: Viewer) -> None:
     def progress(_stage: str, done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Imported {done} of {total} files")
 
-    engine = open_engine(settings())
     try:
         report = import_pocus(
-            engine=engine, settings=settings(), root=Path(folder), progress=progress, user_id=user.id
+            engine=engine(), settings=settings(), root=Path(folder), progress=progress, user_id=user.id
         )
     except PocusImportError as exc:
         st.error(plain(str(exc)), icon=":material/error:")
         return
     finally:
-        engine.dispose()
         bar.empty()
     st.session_state["admin_pocus_report"] = report
 

@@ -1,29 +1,25 @@
-"""Label one stored video: class, probe, visible patterns, comment, and regions drawn on its frames.
+"""Pick a stored video to label, and draw regions on its frames (the label form is :mod:`pages.annot_form`).
 
-The form and the region canvas each save as one user action (one unit of work). Regions are drawn
-on the stored frames (what the model sees) and converted to frame pixels by
-:mod:`reviewer.annotation_canvas`; the canvas is emptied after a save by moving to a new key.
+Each region save is one user action (one unit of work). Regions are drawn on the stored frames (what
+the model sees) and converted to frame pixels by :mod:`reviewer.annotation_canvas`; the canvas is
+emptied after a save by moving to a new key.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import PROBE_NAMES, Viewer, class_name, pattern_name, plain, settings, unit_of_work
+from pages.common import Viewer, class_name, pattern_name, plain, settings, unit_of_work
 from reviewer.annotation import AnnotationError
 from reviewer.annotation_canvas import Scale, shapes_from_drawing
-from reviewer.annotation_form import (
-    MAX_COMMENT,
-    AnnotationForm,
-    AnnotationState,
-    annotation_state,
-    save_annotation,
-)
 from reviewer.annotation_regions import RegionInfo, delete_region, frame_overlay, list_regions, save_regions
 from reviewer.catalog import CatalogError, FrameInfo, list_videos, resolve_file, video_detail
-from reviewer.vocab import LusClass, Pattern, Probe
+from reviewer.regions import Shape
+from reviewer.vocab import Pattern
 
 PICK_LIMIT = 100
 OVERLAY_PX = 224  # stored regions are shown at the frames' own size
@@ -65,68 +61,6 @@ def pick_video(recent: list[int]) -> int | None:
     return chosen
 
 
-def label_form(video_id: int, user: Viewer) -> None:
-    """Class, probe, patterns and comment; a changed class needs a reason."""
-    with unit_of_work() as session:
-        state = annotation_state(session=session, video_id=video_id, user_id=user.id)
-    with st.form(f"annot_label_form_{video_id}"):
-        form = _form_fields(state)
-        submitted = st.form_submit_button("Save label", key=f"annot_label_save_{video_id}", type="primary")
-    if not submitted:
-        return
-    try:
-        with unit_of_work() as session:
-            changed = save_annotation(
-                session=session,
-                video_id=video_id,
-                form=form,
-                actor_id=user.id,
-                expected_label_id=state.label_id,
-            )
-    except AnnotationError as exc:
-        st.error(str(exc), icon=":material/error:")
-    else:
-        st.success(
-            f"Saved: {', '.join(changed)}." if changed else "Nothing had changed.", icon=":material/save:"
-        )
-
-
-def _form_fields(state: AnnotationState) -> AnnotationForm:
-    key = f"annot_{state.video_id}"
-    classes = [None, *LusClass]
-    label = st.selectbox(
-        "Class",
-        classes,
-        index=classes.index(LusClass(state.label) if state.label else None),
-        format_func=class_name,
-        key=f"{key}_class",
-    )
-    probe = st.radio(
-        "Probe",
-        list(Probe),
-        index=list(Probe).index(Probe(state.probe)),
-        format_func=PROBE_NAMES.__getitem__,
-        horizontal=True,
-        key=f"{key}_probe",
-    )
-    patterns = st.multiselect(
-        "Patterns visible",
-        list(Pattern),
-        default=[Pattern(p) for p in state.patterns],
-        format_func=pattern_name,
-        key=f"{key}_patterns",
-    )
-    comment = st.text_area("Comment", value=state.comment or "", max_chars=MAX_COMMENT, key=f"{key}_comment")
-    reason = st.text_input("Reason (needed when an existing class changes)", key=f"{key}_reason")
-    return AnnotationForm(
-        label=label.value if label else None,
-        probe=probe.value,
-        patterns=tuple(p.value for p in patterns),
-        comment=comment,
-        reason=reason,
-    )
-
-
 def region_editor(video_id: int, user: Viewer) -> None:
     """Draw rectangles, polygons or free-hand strokes for one pattern on one stored frame."""
     try:
@@ -157,22 +91,8 @@ def _canvas(video_id: int, frame: FrameInfo, pattern: Pattern, tool: str, user: 
     except CatalogError as exc:
         st.warning(str(exc), icon=":material/warning:")
         return
-    scale = Scale.fit(image.width, image.height, REGION_CANVAS_PX)
-    width, height = scale.canvas_size(image.width, image.height)
     round_ = st.session_state.get(ROUND_KEY, 0)
-    st.space(CANVAS_GAP)  # the canvas toolbar floats above its top edge: keep it off the tool choice
-    result = st_canvas(
-        background_image=image,
-        drawing_mode=tool,
-        stroke_width=scale.length(BRUSH_PX),
-        stroke_color=REGION_COLOUR,
-        fill_color=REGION_FILL,
-        width=width,
-        height=height,
-        key=f"annot_regions_{video_id}_{frame.index}_{round_}",
-    )
-    st.caption(f"{TOOL_HINTS[tool]} The pencil (edit) tool moves, resizes and deletes shapes before saving.")
-    shapes = shapes_from_drawing(result.json_data, scale)
+    shapes = _drawn_shapes(image, tool, key=f"annot_regions_{video_id}_{frame.index}_{round_}")
     label = f"Save {len(shapes)} shape{'s' if len(shapes) != 1 else ''} as {pattern.label}"
     if not st.button(label, key=f"annot_regions_save_{video_id}", disabled=not shapes, type="primary"):
         return
@@ -190,8 +110,27 @@ def _canvas(video_id: int, frame: FrameInfo, pattern: Pattern, tool: str, user: 
     except AnnotationError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    st.session_state[ROUND_KEY] = round_ + 1
+    st.session_state[ROUND_KEY] = round_ + 1  # a new key empties the canvas
     st.rerun()
+
+
+def _drawn_shapes(image: Image.Image, tool: str, *, key: str) -> list[tuple[Shape, dict[str, Any]]]:
+    """The canvas over the frame, and what is drawn on it in frame pixels."""
+    scale = Scale.fit(image.width, image.height, REGION_CANVAS_PX)
+    width, height = scale.canvas_size(image.width, image.height)
+    st.space(CANVAS_GAP)  # the canvas toolbar floats above its top edge: keep it off the tool choice
+    result = st_canvas(
+        background_image=image,
+        drawing_mode=tool,
+        stroke_width=scale.length(BRUSH_PX),
+        stroke_color=REGION_COLOUR,
+        fill_color=REGION_FILL,
+        width=width,
+        height=height,
+        key=key,
+    )
+    st.caption(f"{TOOL_HINTS[tool]} The pencil (edit) tool moves, resizes and deletes shapes before saving.")
+    return shapes_from_drawing(result.json_data, scale)
 
 
 def _region_list(video_id: int, frame_index: int, regions: list[RegionInfo], user: Viewer) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.annot_label import label_form, pick_video, region_editor
+from pages.annot_form import label_form
+from pages.annot_label import pick_video, region_editor
 from pages.annot_review import history_view, review_section
 from pages.annot_upload import upload_section
 from pages.common import require_role

@@ -79,6 +79,12 @@ def _engine(database_url: str, _settings: Settings) -> Engine:
     return open_engine(_settings)
 
 
+def engine() -> Engine:
+    """The server's cached engine, for services that open one transaction per item themselves."""
+    current = settings()
+    return _engine(current.database_url, current)
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """One transaction per user action: committed when the block ends, rolled back if it raises."""

@@ -10,8 +10,17 @@ from typing import Any
 
 import streamlit as st
 
-from pages.common import FORM_PX, PROBE_NAMES, Viewer, class_name, plain, require_role, settings, unit_of_work
-from reviewer.context import open_engine
+from pages.common import (
+    FORM_PX,
+    PROBE_NAMES,
+    Viewer,
+    class_name,
+    engine,
+    plain,
+    require_role,
+    settings,
+    unit_of_work,
+)
 from reviewer.metrics_plots import (
     LEVEL_LABELS,
     class_table,
@@ -96,7 +105,7 @@ def _config_form() -> TrainConfig | None:
 
 def _start(config: TrainConfig, viewer: Viewer) -> None:
     try:
-        run_id = start_training(engine=open_engine(home), settings=home, config=config, actor_id=viewer.id)
+        run_id = start_training(engine=engine(), settings=home, config=config, actor_id=viewer.id)
     except (JobError, TrainingError) as exc:
         st.error(str(exc), icon=":material/error:")
         return
@@ -127,7 +136,7 @@ def _abandon(run_id: int, viewer: Viewer) -> None:
         f"Mark run {run_id} as stopped", key=f"models_abandon_{run_id}", icon=":material/stop_circle:"
     ):
         try:
-            abandon_run(engine=open_engine(home), run_id=run_id, actor_id=viewer.id)
+            abandon_run(engine=engine(), run_id=run_id, actor_id=viewer.id)
         except JobError as exc:
             st.error(str(exc), icon=":material/error:")
             return
@@ -206,7 +215,7 @@ def _cams(run_id: int) -> None:
         st.success(f"{job.assets} CAM assets made for run {run_id}.", icon=":material/check_circle:")
     if st.button("Make CAMs for review", key="models_make_cams", icon=":material/layers:"):
         try:
-            start_cams(engine=open_engine(home), settings=home, run_id=run_id)
+            start_cams(engine=engine(), settings=home, run_id=run_id)
         except JobError as exc:
             st.error(str(exc), icon=":material/error:")
         st.rerun(scope="fragment")

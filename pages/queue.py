@@ -8,11 +8,12 @@ and moves the queue to it when it is done. The item itself is drawn by :mod:`pag
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
-from pages.common import Viewer, require_role, settings, unit_of_work
+from pages.common import Viewer, engine, require_role, settings, unit_of_work
 from pages.queue_item import REFUSAL_KEY, show_item
-from reviewer.context import open_engine
 from reviewer.relabel_queue import QueueError, QueueProgress, build_queue, next_item, queue_progress
 from reviewer.relabel_strategies import Strategy
 from reviewer.relabel_view import QueueRun, ViewError, queue_runs, retrain_config, run_state
@@ -64,7 +65,7 @@ def _retrain(run_id: int, viewer: Viewer) -> None:
     try:
         with unit_of_work() as session:
             config = retrain_config(session=session, run_id=run_id)
-        new_run = start_training(engine=open_engine(home), settings=home, config=config, actor_id=viewer.id)
+        new_run = start_training(engine=engine(), settings=home, config=config, actor_id=viewer.id)
     except (JobError, TrainingError, ViewError) as exc:
         st.error(str(exc), icon=":material/error:")
         return
@@ -117,7 +118,13 @@ if build_col.button(build_label, key="queue_build", icon=":material/sort:", widt
 
 if progress.total:
     with unit_of_work() as session:
-        item = next_item(session=session, run_id=run_id, strategy=strategy, user_id=user.id)
+        item = next_item(
+            session=session,
+            run_id=run_id,
+            strategy=strategy,
+            user_id=user.id,
+            claim_for=timedelta(minutes=home.relabel_claim_minutes),
+        )
         progress = queue_progress(session=session, run_id=run_id, strategy=strategy)
     _progress(progress)
     if item is not None:

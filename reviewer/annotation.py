@@ -63,20 +63,28 @@ def change_label(
     kind = _action(action, current=video.label, new=new)
     _check_decision(session, video, new, kind, expected_label_id)
     note = _reason(reason, required=kind is LabelAction.CHANGE)
-    row = VideoLabel(video_id=video_id, label=new.value, action=kind.value, reason=note, user_id=actor_id)
+    return _append(
+        session,
+        video,
+        VideoLabel(video_id=video_id, label=new.value, action=kind.value, reason=note, user_id=actor_id),
+    )
+
+
+def _append(session: Session, video: Video, row: VideoLabel) -> VideoLabel:
+    """Add the history row, make its label the current one and audit both, linked by the row id."""
     session.add(row)
-    previous, video.label = video.label, new.value
+    previous, video.label = video.label, row.label
     session.add(video)
     session.flush()
     record(
         session=session,
-        action=f"label.{kind.value}",
+        action=f"label.{row.action}",
         entity="video",
-        entity_id=video_id,
-        user_id=actor_id,
-        label=new.value,
+        entity_id=row.video_id,
+        user_id=row.user_id,
+        label=row.label,
         previous=previous,
-        reason=note,
+        reason=row.reason,
         label_id=row.id,
     )
     return row

@@ -4,6 +4,8 @@ Each field that changed is written and audited with its old and new value in the
 transaction; the class goes through :func:`reviewer.annotation.change_label`, so a first label is a
 ``set`` and any later different label a ``change`` that needs a reason. Pattern tags are the
 annotator's own assertions: saving replaces *their* tags and leaves the dataset's and other people's.
+Every save is checked against the values the form was opened with, so two annotators working on the
+same video never overwrite each other without seeing it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from db.models import PatternTag
+from db.models import PatternTag, Video
 from reviewer.annotation import AnnotationError, change_label, latest_label, video_or_error
 from reviewer.audit import record
 from reviewer.catalog import PATTERN_ORDER
@@ -20,6 +22,14 @@ from reviewer.study_base import row_id
 from reviewer.vocab import Pattern, Probe, TagSource
 
 MAX_COMMENT = 2000
+STALE_FORM = (
+    "Someone saved this video's annotation after you opened the form, so nothing was saved. "
+    "Reload the form to see what is stored now, then make your changes again."
+)
+
+
+class StaleAnnotationError(AnnotationError):
+    """The form was opened on values that have changed since; the page offers to reload it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,40 +76,47 @@ def annotation_state(*, session: Session, video_id: int, user_id: int) -> Annota
 
 
 def save_annotation(
-    *,
-    session: Session,
-    video_id: int,
-    form: AnnotationForm,
-    actor_id: int,
-    expected_label_id: int | None = None,
+    *, session: Session, loaded: AnnotationState, form: AnnotationForm, actor_id: int
 ) -> list[str]:
     """Store what changed in the form and return the names of the changed fields (empty: nothing).
 
+    ``loaded`` is the :func:`annotation_state` the form was opened with. Every save is compared
+    with it first: if anyone saved this video's class, probe or comment (or this user's tags, from
+    another tab) meanwhile, the whole save is refused rather than silently reverting their edit.
+
     Raises:
-        AnnotationError: for unknown values, an overlong comment, a label change without reason or a
-            label changed by someone else since the form was opened.
+        StaleAnnotationError: when the stored values are no longer the ones the form was opened with.
+        AnnotationError: for unknown values, an overlong comment or a label change without reason.
     """
     probe, patterns, comment = _checked(form)
-    video = video_or_error(session=session, video_id=video_id)
+    video = video_or_error(session=session, video_id=loaded.video_id)
+    if annotation_state(session=session, video_id=loaded.video_id, user_id=actor_id) != loaded:
+        raise StaleAnnotationError(STALE_FORM)
     changed: list[str] = []
     if form.label is not None and form.label != video.label:  # a first label is set, others change
         change_label(
-            session=session,
-            video_id=video_id,
-            label=form.label,
-            reason=form.reason,
-            actor_id=actor_id,
-            expected_label_id=expected_label_id,
+            session=session, video_id=loaded.video_id, label=form.label, reason=form.reason, actor_id=actor_id
         )
         changed.append("label")
+    changed += _save_details(session, video, actor_id, (probe.value, patterns, comment))
+    session.flush()
+    return changed
+
+
+def _save_details(
+    session: Session, video: Video, actor_id: int, values: tuple[str, tuple[str, ...], str | None]
+) -> list[str]:
+    """Write probe, comment and the actor's own tags where they differ, with one audit row for all."""
+    probe, patterns, comment = values
+    video_id = row_id(video)
     before = {"probe": video.probe, "comment": video.comment}
-    video.probe, video.comment = probe.value, comment
-    changed += [name for name, old in before.items() if getattr(video, name) != old]
+    video.probe, video.comment = probe, comment
+    changed = [name for name, old in before.items() if getattr(video, name) != old]
     old_tags = _own_tags(session, video_id, actor_id)
     if set(patterns) != old_tags:
         _replace_tags(session, video_id, actor_id, old_tags, patterns)
         changed.append("patterns")
-    if set(changed) - {"label"}:
+    if changed:
         session.add(video)
         record(
             session=session,
@@ -110,7 +127,6 @@ def save_annotation(
             before={**before, "patterns": sorted(old_tags)},
             after={"probe": video.probe, "comment": video.comment, "patterns": sorted(patterns)},
         )
-    session.flush()
     return changed
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -64,28 +65,13 @@ def save_regions(
     if not 0 < len(shapes) <= MAX_SHAPES:
         raise AnnotationError(f"Draw 1 to {MAX_SHAPES} shapes before saving.")
     height, width = _load_frame(settings, frame).shape[:2]
-    folder = frame_path(settings, video.checksum, frame_index).parent
+    target = _Target(frame, frame_path(settings, video.checksum, frame_index).parent, width, height)
     checked = [
         _checked(number, shape, geometry, width, height) for number, (shape, geometry) in enumerate(shapes, 1)
     ]
-    stored = []
-    for shape, geometry in checked:
-        region = Region(
-            video_id=video_id,
-            frame_id=frame.id,
-            pattern=kind.value,
-            shape=shape.value,
-            geometry=geometry,
-            user_id=actor_id,
-        )
-        session.add(region)
-        session.flush()
-        mask = rasterise(shape, geometry, width, height).astype(np.uint8) * 255
-        relative = folder / f"region_{row_id(region):06d}.png"
-        region.mask_path = write_png(session=session, settings=settings, relative=relative, image=mask)
-        session.add(region)
-        _audit(session, region, "region.add", frame_index, actor_id)
-        stored.append(region)
+    stored = [
+        _store(session, settings, target, kind, shape, geometry, actor_id) for shape, geometry in checked
+    ]
     session.flush()
     return stored
 
@@ -164,6 +150,44 @@ def cam_peak_hits(
         raise AnnotationError(f"There is no CAM asset with id {asset_id}.")
     masks = region_masks(session=session, settings=settings, video_id=asset.video_id, pattern=pattern)
     return peak_in_regions(asset.peaks, masks)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The frame regions are drawn on: its row, the folder of its files and its size in pixels."""
+
+    frame: Frame
+    folder: PurePosixPath
+    width: int
+    height: int
+
+
+def _store(
+    session: Session,
+    settings: Settings,
+    target: _Target,
+    kind: Pattern,
+    shape: Shape,
+    geometry: dict[str, Any],
+    actor_id: int | None,
+) -> Region:
+    """Write one checked shape: its row first (the mask file is named by its id), then mask and audit."""
+    region = Region(
+        video_id=target.frame.video_id,
+        frame_id=target.frame.id,
+        pattern=kind.value,
+        shape=shape.value,
+        geometry=geometry,
+        user_id=actor_id,
+    )
+    session.add(region)
+    session.flush()
+    mask = rasterise(shape, geometry, target.width, target.height).astype(np.uint8) * 255
+    relative = target.folder / f"region_{row_id(region):06d}.png"
+    region.mask_path = write_png(session=session, settings=settings, relative=relative, image=mask)
+    session.add(region)
+    _audit(session, region, "region.add", target.frame.index, actor_id)
+    return region
 
 
 def _checked(

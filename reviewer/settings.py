@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_video_pixels: int = Field(default=4096 * 4096, ge=1)
     max_video_seconds: float = Field(default=600.0, gt=0)
 
+    # Relabel queue: how long an item stays with the annotator who took it.
+    relabel_claim_minutes: float = Field(default=15.0, gt=0, le=1440)
+
     # SQLite robustness.
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 

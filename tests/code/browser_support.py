@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from reviewer.settings import Settings
+from tests.code.stock import stock_home
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -91,6 +94,15 @@ def serve(settings: Settings, log: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+@pytest.fixture
+def served_app(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[str]:
+    """URL of the app serving a stocked temp home; test modules bind it (``served_app = ...``)."""
+    with Session(engine) as session:
+        stock_home(session, settings)
+    with serve(settings, tmp_path / "streamlit.log") as url:
+        yield url
 
 
 @contextmanager

@@ -1,7 +1,11 @@
-"""Arrange annotation tests: two annotators and an unlabelled video with frames, without bcrypt."""
+"""Arrange annotation tests: two annotators and an unlabelled video with frames, without bcrypt.
+
+The fixtures ``people`` and ``video_id`` are shared by the annotation test modules, which bind them.
+"""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -33,3 +37,15 @@ def count_rows(engine: Engine, model: type) -> int:
     """Rows of one table, read in a fresh session."""
     with Session(engine) as session:
         return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+@pytest.fixture
+def people(engine: Engine) -> dict[str, int]:
+    """Annotators ``ann`` and ``bob`` by username."""
+    return add_annotators(engine)
+
+
+@pytest.fixture
+def video_id(engine: Engine, settings: Settings) -> int:
+    """An unlabelled two-frame video."""
+    return add_unlabelled_video(engine, settings)

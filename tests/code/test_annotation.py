@@ -11,26 +11,41 @@ from sqlmodel import Session, select
 from db.models import AuditLog, PatternTag, Video, VideoLabel
 from db.session import session_scope
 from reviewer.annotation import AnnotationError, LabelAction, change_label, latest_label, review_label
-from reviewer.annotation_form import AnnotationForm, annotation_state, save_annotation
+from reviewer.annotation_form import (
+    AnnotationForm,
+    AnnotationState,
+    StaleAnnotationError,
+    annotation_state,
+    save_annotation,
+)
 from reviewer.annotation_history import label_history, pending_reviews, video_audit
-from reviewer.settings import Settings
-from tests.code.stock_annotation import add_annotators, add_unlabelled_video
+from tests.code import stock_annotation
 from tests.code.stock_annotation import count_rows as rows
 
-
-@pytest.fixture
-def people(engine: Engine) -> dict[str, int]:
-    return add_annotators(engine)
-
-
-@pytest.fixture
-def video_id(engine: Engine, settings: Settings) -> int:
-    return add_unlabelled_video(engine, settings)
+people, video_id = stock_annotation.people, stock_annotation.video_id  # shared fixtures
 
 
 def label(engine: Engine, video: int, text: str, who: int, **kwargs: object) -> VideoLabel:
     with session_scope(engine) as session:
         return change_label(session=session, video_id=video, label=text, actor_id=who, **kwargs)  # type: ignore[arg-type]
+
+
+def opened(engine: Engine, video: int, who: int) -> AnnotationState:
+    """What the label form shows ``who`` when they open it now."""
+    with Session(engine) as session:
+        return annotation_state(session=session, video_id=video, user_id=who)
+
+
+def save(engine: Engine, who: int, form: AnnotationForm, loaded: AnnotationState) -> list[str]:
+    """Save the form ``who`` opened at ``loaded`` as one unit of work."""
+    with session_scope(engine) as session:
+        return save_annotation(session=session, loaded=loaded, form=form, actor_id=who)
+
+
+def as_shown(state: AnnotationState, **edits: object) -> AnnotationForm:
+    """The form as opened on ``state``, with the fields the user edited."""
+    form = AnnotationForm(state.label, state.probe, state.patterns, state.comment)
+    return replace(form, **edits)  # type: ignore[arg-type]
 
 
 def test_label_changes_append_history_and_audit(
@@ -155,11 +170,10 @@ def test_label_form_saves_only_what_changed(engine: Engine, people: dict[str, in
     form = AnnotationForm(
         label="covid", probe="linear", patterns=("b_lines", "b_lines", "skin"), comment=" dense "
     )
-    with session_scope(engine) as session:
-        changed = save_annotation(session=session, video_id=video_id, form=form, actor_id=ann)
+    changed = save(engine, ann, form, opened(engine, video_id, ann))
     assert changed == ["label", "probe", "comment", "patterns"]
+    state = opened(engine, video_id, ann)
     with Session(engine) as session:
-        state = annotation_state(session=session, video_id=video_id, user_id=ann)
         tags = session.exec(select(PatternTag.pattern, PatternTag.source)).all()
     assert (state.label, state.probe, state.patterns, state.comment) == (
         "covid",
@@ -168,33 +182,67 @@ def test_label_form_saves_only_what_changed(engine: Engine, people: dict[str, in
         "dense",
     )
     assert sorted(tags) == [("b_lines", "annotator"), ("skin", "annotator")]
-    with session_scope(engine) as session:
-        assert save_annotation(session=session, video_id=video_id, form=form, actor_id=ann) == []
+    assert save(engine, ann, form, state) == []
     relabel = AnnotationForm(label="viral", probe="linear", patterns=("a_lines",), comment="dense")
-    with session_scope(engine) as session, pytest.raises(AnnotationError, match="Say why"):
-        save_annotation(session=session, video_id=video_id, form=relabel, actor_id=ann)
+    with pytest.raises(AnnotationError, match="Say why"):
+        save(engine, ann, relabel, state)
     assert rows(engine, PatternTag) == 2  # the refused save changed no tag either
-    with session_scope(engine) as session:
-        changed = save_annotation(
-            session=session,
-            video_id=video_id,
-            form=replace(relabel, reason="second look"),
-            actor_id=ann,
-            expected_label_id=state.label_id,
-        )
-    assert changed == ["label", "patterns"]
+    assert save(engine, ann, replace(relabel, reason="second look"), state) == ["label", "patterns"]
     with Session(engine) as session:
         actions = [a.action for a in video_audit(session=session, video_id=video_id)]
         assert actions == ["label.set", "video.annotate", "label.change", "video.annotate"]
         assert [e.action for e in label_history(session=session, video_id=video_id)] == ["set", "change"]
 
 
+@pytest.mark.parametrize(
+    ("editor", "edit"),
+    [
+        ("bob", {"comment": "irregular pleural line"}),
+        ("bob", {"probe": "linear"}),
+        ("bob", {"label": "covid"}),
+        ("ann", {"patterns": ("b_lines",)}),  # Ann herself, in another browser tab
+    ],
+)
+def test_a_save_on_values_changed_since_the_form_opened_is_refused_whole(
+    engine: Engine, people: dict[str, int], video_id: int, editor: str, edit: dict[str, object]
+) -> None:
+    ann, other = people["ann"], people[editor]
+    shown = opened(engine, video_id, ann)
+    save(engine, other, as_shown(opened(engine, video_id, other), **edit), opened(engine, video_id, other))
+    stored = opened(engine, video_id, ann)
+    before = (rows(engine, AuditLog), rows(engine, PatternTag), rows(engine, VideoLabel))
+    with pytest.raises(StaleAnnotationError, match="Reload the form"):
+        save(engine, ann, as_shown(shown, patterns=("skin",)), shown)
+    assert opened(engine, video_id, ann) == stored  # the other edit stands, nothing of Ann's was written
+    assert (rows(engine, AuditLog), rows(engine, PatternTag), rows(engine, VideoLabel)) == before
+    assert save(engine, ann, as_shown(stored, patterns=("skin",)), stored) == ["patterns"]  # after a reload
+
+
+def test_another_annotators_own_tags_leave_the_form_fresh(
+    engine: Engine, people: dict[str, int], video_id: int
+) -> None:
+    ann, bob = people["ann"], people["bob"]
+    shown = opened(engine, video_id, ann)
+    save(
+        engine,
+        bob,
+        as_shown(opened(engine, video_id, bob), patterns=("a_lines",)),
+        opened(engine, video_id, bob),
+    )
+    assert save(engine, ann, as_shown(shown, comment="thick pleura"), shown) == ["comment"]
+    with Session(engine) as session:
+        assert sorted(session.exec(select(PatternTag.pattern, PatternTag.user_id)).all()) == [
+            ("a_lines", bob)
+        ]
+
+
 def test_label_form_refuses_unknown_values(engine: Engine, people: dict[str, int], video_id: int) -> None:
+    shown = opened(engine, video_id, people["ann"])
     for form, message in [
         (AnnotationForm(label=None, probe="phased"), "Unknown value"),
         (AnnotationForm(label=None, probe="convex", patterns=("glitter",)), "Unknown value"),
         (AnnotationForm(label=None, probe="convex", comment="x" * 2001), "limited to 2000"),
     ]:
-        with session_scope(engine) as session, pytest.raises(AnnotationError, match=message):
-            save_annotation(session=session, video_id=video_id, form=form, actor_id=people["ann"])
+        with pytest.raises(AnnotationError, match=message):
+            save(engine, people["ann"], form, shown)
     assert rows(engine, AuditLog) == 0

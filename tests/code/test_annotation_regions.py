@@ -27,19 +27,11 @@ from reviewer.annotation_regions import (
 from reviewer.regions import PeakHits, Shape
 from reviewer.settings import Settings
 from reviewer.storage import resolve
+from tests.code import stock_annotation
 from tests.code.stock import SIDE
-from tests.code.stock_annotation import add_annotators, add_unlabelled_video
 from tests.code.stock_annotation import count_rows as rows
 
-
-@pytest.fixture
-def people(engine: Engine) -> dict[str, int]:
-    return add_annotators(engine)
-
-
-@pytest.fixture
-def video_id(engine: Engine, settings: Settings) -> int:
-    return add_unlabelled_video(engine, settings)
+people, video_id = stock_annotation.people, stock_annotation.video_id  # shared fixtures
 
 
 def draw(

@@ -8,7 +8,6 @@ draws a polygon region on one of its frames. Both must arrive in the database in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,25 +15,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db.models import Region, Video
-from reviewer.settings import Settings
 from reviewer.vocab import LusClass
 from seed_data.phantom import render_phantom, write_video
-from tests.code.browser_support import MARKS, chromium_page, serve, sign_in
-from tests.code.stock import PASSWORD, stock_home
+from tests.code import browser_support
+from tests.code.browser_support import MARKS, chromium_page, sign_in
+from tests.code.stock import PASSWORD
 
 pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 PHANTOM_PX = 256
 SCREENSHOT = Path("/tmp/lusreview-browser-annotator.png")
-
-
-@pytest.fixture
-def served_app(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[str]:
-    with Session(engine) as session:
-        stock_home(session, settings)
-    with serve(settings, tmp_path / "streamlit.log") as url:
-        yield url
+served_app = browser_support.served_app  # a stocked home served on a free port
 
 
 def test_crop_and_regions_are_drawn_on_the_canvas(served_app: str, engine: Engine, tmp_path: Path) -> None:

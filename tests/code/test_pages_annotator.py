@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,68 +10,25 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from db.models import AuditLog, Frame, PatternTag, Region, Video, VideoLabel
-from db.session import make_engine
-from pages.common import VIEWER_KEY, Viewer
+from db.session import session_scope
 from reviewer.annotation_canvas import Scale, crop_drawing
-from reviewer.context import open_engine
+from reviewer.annotation_form import STALE_FORM, AnnotationForm, annotation_state, save_annotation
 from reviewer.frames import Crop
-from reviewer.settings import Settings, load_settings
-from reviewer.users import create_user
-from reviewer.vocab import LusClass, Role
-from seed_data.phantom import render_phantom, write_video
-from tests.code.stock import PASSWORD, stock_home
+from reviewer.settings import Settings
+from reviewer.vocab import LusClass, Probe, Role
+from tests.code import page_support
+from tests.code.page_support import PHANTOM_PX, open_page, user_id
 
-PAGES = Path(__file__).resolve().parents[2] / "pages"
-TIMEOUT_S = 90  # decoding and inpainting a phantom upload on a loaded 2-core machine
-PHANTOM_PX = 160
-
-
-@pytest.fixture(scope="module")
-def stocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the stock users and videos plus a second annotator, built once per module."""
-    template = load_settings(home=tmp_path_factory.mktemp("annot-template") / "home")
-    engine = open_engine(template)
-    with Session(engine) as session:
-        stock_home(session, template)
-        create_user(session=session, username="second", password=PASSWORD, role=Role.ANNOTATOR)
-        session.commit()
-    engine.dispose()
-    return template.home
+stocked, phantom_mp4, home, db = (
+    page_support.stocked,
+    page_support.phantom_mp4,
+    page_support.home,
+    page_support.db,
+)
 
 
-@pytest.fixture(scope="module")
-def phantom_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real H.264 phantom clip from the seed generator (1 s, 160 x 160)."""
-    phantom = render_phantom(LusClass.COVID, seed=7, size=PHANTOM_PX, seconds=1.0)
-    return write_video(phantom, tmp_path_factory.mktemp("phantom") / "phantom.mp4").read_bytes()
-
-
-@pytest.fixture
-def home(stocked: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    shutil.copytree(stocked, settings.home)
-    monkeypatch.setenv("LUSREVIEW_HOME", str(settings.home))
-    monkeypatch.delenv("LUSREVIEW_DB_URL", raising=False)
-    return settings
-
-
-@pytest.fixture
-def db(home: Settings) -> Iterator[Engine]:
-    engine = make_engine(home.database_url)
-    yield engine
-    engine.dispose()
-
-
-def page(user_id: int, username: str, role: Role = Role.ANNOTATOR) -> AppTest:
-    at = AppTest.from_file(str(PAGES / "annotator.py"), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username=username, display_name=username, role=role)
-    return at.run()
-
-
-def user_id(engine: Engine, username: str) -> int:
-    from db.models import User
-
-    with Session(engine) as session:
-        return int(session.exec(select(User.id).where(User.username == username)).one() or 0)
+def page(user_id: int, username: str) -> AppTest:
+    return open_page("annotator.py", user_id, username, Role.ANNOTATOR)
 
 
 def upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
@@ -149,7 +104,7 @@ def test_label_form_and_review_write_history_and_audit(home: Settings, db: Engin
     at = page(annotator, "annotator")
     video = at.selectbox(key="annot_video")
     assert "Cov-Atlas-B-lines.mp4" in video.format_func(video.value)
-    key = f"annot_{video.value}"
+    key = f"annot_{video.value}_0"  # round 0: the form as first opened
     at.selectbox(key=f"{key}_class").select(LusClass.VIRAL)
     at = at.button(key=f"annot_label_save_{video.value}").click().run()
     assert [e.value for e in at.error] == ["Say why the label changes; the reason is kept with the history."]
@@ -211,36 +166,28 @@ def test_regions_drawn_on_the_canvas_are_stored(home: Settings, db: Engine) -> N
     assert [image.captions for image in at.get("image")][-1] == ["Stored regions on this frame"]
 
 
-def test_admin_data_import_uploads_and_imports_a_pocus_folder(
-    home: Settings, db: Engine, phantom_mp4: bytes, tmp_path: Path
-) -> None:
-    root = tmp_path / "pocus"
-    (root / "videos" / "convex").mkdir(parents=True)
-    (root / "videos" / "convex" / "Cov_x.mp4").write_bytes(phantom_mp4)
-    (root / "videos" / "convex" / "Reg_y.mp4").write_text("not a video")
-    (root / "dataset_metadata.csv").write_text(
-        "Filename,Label,Probe\nCov_x,COVID-19,convex\nReg_y,regular,convex\n"
-    )
-    at = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=TIMEOUT_S)
-    admin = user_id(db, "admin")
-    at.session_state[VIEWER_KEY] = Viewer(id=admin, username="admin", display_name="admin", role=Role.ADMIN)
-    at = at.run()
-    at.text_input(key="admin_pocus_folder").input(str(root / "missing"))
-    at = at.button(key="admin_pocus_submit").click().run()
-    assert any("is not a folder" in e.value for e in at.error)
-    at.text_input(key="admin_pocus_folder").input(str(root))
-    at = at.button(key="admin_pocus_submit").click().run()
-    assert not at.exception
-    assert at.success[0].value == "1 videos imported, 0 already stored, 1 failed."
-    assert "Reg\\_y" in at.error[0].value
-    at.file_uploader(key="admin_upload_files_0").set_value([("dup.mp4", phantom_mp4, "video/mp4")])
-    at = at.run().button(key="admin_upload_store").click().run()
-    assert any(
-        "**dup\\.mp4** was not stored: This file is already stored as video 4" in e.value for e in at.error
-    )
+def test_a_stale_label_form_is_refused_and_reloads_the_stored_values(home: Settings, db: Engine) -> None:
+    annotator, second = user_id(db, "annotator"), user_id(db, "second")
+    at = page(annotator, "annotator")
+    video_id = int(at.selectbox(key="annot_video").value or 0)
+    with session_scope(db) as session:  # the second annotator saves a comment after the form opened
+        shown = annotation_state(session=session, video_id=video_id, user_id=second)
+        form = AnnotationForm(shown.label, shown.probe, shown.patterns, comment="confluent B-lines")
+        save_annotation(session=session, loaded=shown, form=form, actor_id=second)
+    at.radio(key=f"annot_{video_id}_0_probe").set_value(Probe.LINEAR)
+    at = at.button(key=f"annot_label_save_{video_id}").click().run()
+    assert [e.value for e in at.error] == [STALE_FORM]
     with Session(db) as session:
-        video = session.exec(select(Video).where(Video.source == "pocus")).one()
-        audit = session.exec(
-            select(AuditLog.user_id).where(AuditLog.entity == "video", AuditLog.entity_id == video.id)
-        ).all()
-    assert video.label == "covid" and audit == [admin]
+        stored = session.get(Video, video_id)
+    assert stored is not None and (stored.probe, stored.comment) == ("convex", "confluent B-lines")
+    at = at.button(key=f"annot_label_reload_{video_id}").click().run()
+    assert at.text_area(key=f"annot_{video_id}_1_comment").value == "confluent B-lines"
+    assert not at.error and f"annot_label_reload_{video_id}" not in [b.key for b in at.button]
+    at.radio(key=f"annot_{video_id}_1_probe").set_value(Probe.LINEAR)
+    at = at.button(key=f"annot_label_save_{video_id}").click().run()
+    assert [s.value for s in at.success] == ["Saved: probe."]
+    at = at.button(key=f"annot_label_save_{video_id}").click().run()  # the saved values are the new start
+    assert [s.value for s in at.success] == ["Nothing had changed."] and not at.error
+    with Session(db) as session:
+        stored = session.get(Video, video_id)
+    assert stored is not None and (stored.probe, stored.comment) == ("linear", "confluent B-lines")
