@@ -12,7 +12,7 @@ import streamlit as st
 from pages.common import Viewer, plain, require_role, settings, unit_of_work
 from pages.review_form import add_keys, answer_form
 from pages.review_player import show_player
-from pages.review_state import POSITION, STUDY, forget, go, load
+from pages.review_state import POSITION, STUDY, forget, keep_time, load, move
 from reviewer.review import ReviewError, expert_studies, item_states, next_position, review_item
 from reviewer.review_media import player_media
 from reviewer.vocab import Role
@@ -30,6 +30,7 @@ def _open(study_id: int) -> None:
 
 
 def _leave() -> None:
+    keep_time()
     for key in (STUDY, POSITION):
         st.session_state.pop(key, None)
     st.query_params.pop(STUDY_PARAM, None)
@@ -88,14 +89,14 @@ def _review(user: Viewer, study_id: int) -> None:
         return
     st.session_state[POSITION] = position
     load(item)
-    _header(names.get(study_id, ""), position, states)
+    _header((study_id, position), names.get(study_id, ""), states)
     show_player(media)
     answer_form()
     add_keys()
 
 
-def _header(name: str, position: int, states: list[bool | None]) -> None:
-    done = sum(1 for state in states if state)
+def _header(shown: tuple[int, int], name: str, states: list[bool | None]) -> None:
+    position, done = shown[1], sum(1 for state in states if state)
     top, jump = st.columns(HEADER_COLUMNS, vertical_alignment="bottom")
     with top:
         st.button("Your studies", key="review_back", icon=":material/arrow_back:", on_click=_leave)
@@ -107,7 +108,7 @@ def _header(name: str, position: int, states: list[bool | None]) -> None:
             index=position,
             format_func=lambda p: f"{p + 1} ({STATE_MARKS[states[p]]})",
             key=f"review_jump_{position}",
-            on_change=lambda: go(st.session_state[f"review_jump_{position}"]),
+            on_change=lambda: move(shown, st.session_state[f"review_jump_{position}"]),
         )
     st.progress(done / len(states), text=f"{done} / {len(states)} answered")
     if done == len(states):

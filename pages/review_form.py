@@ -1,7 +1,9 @@
 """The answer form of the review page: scores, preference, class guess, patterns, comment, navigation.
 
 The form is a fragment, so a click or an edit saves and redraws the form alone while the three
-videos keep playing; only moving to another video reruns the whole page. Scores and the preference
+videos keep playing; only moving to another video reruns the whole page. Every control is a callback
+that carries the item it was drawn for, so a press that arrives after the page moved on (``N``
+pressed twice) is dropped instead of acting on the next video unseen. Scores and the preference
 are rows of buttons because every value needs its own key for the keyboard shortcuts.
 """
 
@@ -13,7 +15,18 @@ import streamlit as st
 from streamlit_shortcuts import add_shortcuts
 
 from pages.common import unit_of_work, viewer
-from pages.review_state import WIDGETS, Current, change, current, forget, go, save, widget_changed
+from pages.review_state import (
+    CURRENT,
+    WIDGETS,
+    Current,
+    change,
+    current,
+    go,
+    move,
+    save,
+    shown_item,
+    widget_changed,
+)
 from reviewer.review import next_position
 from reviewer.review_form import GUESS_CHOICES, HIGHLIGHTED, MAX_COMMENT, VISIBLE, ReviewError
 from reviewer.vocab import SCORE_MAX, SCORE_MIN, UNSURE, LusClass, Pattern, Preference
@@ -96,6 +109,8 @@ def _patterns(name: str, label: str, options: tuple[str, ...]) -> None:
 @st.fragment
 def answer_form() -> None:
     """The whole form for the loaded item, saved on every change."""
+    if CURRENT not in st.session_state:
+        st.rerun()  # a callback moved to another video: the whole page draws it
     loaded = current()
     video, heat_a, heat_b = st.columns(3, gap="medium")
     with video:
@@ -133,28 +148,33 @@ def answer_form() -> None:
 def _navigation(loaded: Current) -> None:
     last = loaded.position + 1 >= loaded.total
     with st.container(horizontal=True):
-        back = st.button(
-            "Previous", key="review_prev", icon=":material/arrow_back:", disabled=loaded.position == 0
+        st.button(
+            "Previous",
+            key="review_prev",
+            icon=":material/arrow_back:",
+            disabled=loaded.position == 0,
+            on_click=move,
+            args=(_shown(), loaded.position - 1),
         )
-        finish = st.button(
+        st.button(
             "Finish" if last else "Finish and next",
             key="review_next",
             type="primary",
             icon=":material/check:" if last else ":material/arrow_forward:",
+            on_click=_finish,
+            args=(_shown(),),
         )
-    if back and (loaded.revision is None or save(complete=False)):
-        go(loaded.position - 1)
-        st.rerun()
-    if finish and save(complete=True):
-        _advance(loaded)
 
 
-def _advance(loaded: Current) -> None:
-    """After finishing: the next video, or from the last one the first video still unfinished."""
-    user = viewer()
-    if loaded.position + 1 < loaded.total or user is None:
-        go(min(loaded.position + 1, loaded.total - 1))
-        st.rerun()
+def _finish(shown: tuple[int, int]) -> None:
+    """Complete the answer of the video ``shown``; then the next video, or from the last one the
+    first video still unfinished. A refusal stays on the video with its reasons."""
+    loaded, user = shown_item(shown), viewer()
+    if loaded is None or user is None or not save(complete=True):
+        return
+    if loaded.position + 1 < loaded.total:
+        go(loaded.position + 1)
+        return
     try:
         with unit_of_work() as session:
             first_open = next_position(session=session, study_id=loaded.study_id, expert_id=user.id)
@@ -162,14 +182,13 @@ def _advance(loaded: Current) -> None:
         loaded.problems = (str(error),)
         return
     go(loaded.position if first_open is None else first_open)
-    st.rerun()
 
 
 def _status(loaded: Current) -> None:
     if loaded.stale:
         st.error(loaded.stale, icon=":material/sync_problem:")
         if st.button("Reload the latest version", key="review_reload", icon=":material/refresh:"):
-            forget()
+            loaded.reload = True
             st.rerun()
         return
     for problem in loaded.problems:

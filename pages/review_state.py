@@ -3,7 +3,12 @@
 Every change the expert makes goes through :func:`save` at once (autosave), with the revision the
 page last saw: if another tab saved in between, the service refuses and the page says so instead of
 overwriting. The time since the previous save is sent with every save, capped so that a coffee break
-with the page open does not count as reading time.
+with the page open does not count as reading time; leaving a video for another one stores its time
+too, and a video shown again after a run without the page (another page) starts a new clock.
+
+Streamlit forgets the values of keyed widgets that a run did not draw, so whenever the form's widget
+values are missing the page reads the answer from the database again: the form always shows what is
+stored, and an autosave never sends the empty values of a forgotten widget.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from reviewer.review import AnswerForm, FormError, ReviewError, ReviewItem, Stal
 CURRENT = "review_current"
 STUDY = "review_study"
 POSITION = "review_position"
-DONE = "review_all_done"
 IDLE_AFTER_S = 300.0
 """A gap between two saves longer than this counts as this long: the expert was away, not reading."""
 WIDGETS = {
@@ -49,6 +53,8 @@ class Current:
     saved_at: str | None = None
     stale: str | None = None
     problems: tuple[str, ...] = ()
+    reload: bool = False
+    """Set by "Reload the latest version": the next run reads the answer again, keeping the clock."""
 
 
 def current() -> Current:
@@ -59,9 +65,16 @@ def current() -> Current:
 
 
 def load(item: ReviewItem) -> None:
-    """Put the stored answer of a newly shown item into the widgets; the same item keeps its edits."""
-    loaded = st.session_state.get(CURRENT)
-    if isinstance(loaded, Current) and (loaded.study_id, loaded.position) == (item.study_id, item.position):
+    """Put the stored answer into the widgets when the item is new, reloaded or its widgets forgotten.
+
+    The same item otherwise keeps its edits. Widget values go missing when a run did not draw the
+    form (the expert visited another page); the answer is then read again from the database, and
+    the clock restarts so that the time away does not count as reading time.
+    """
+    loaded, shown = st.session_state.get(CURRENT), (item.study_id, item.position)
+    if not isinstance(loaded, Current) or (loaded.study_id, loaded.position) != shown:
+        loaded = None
+    if loaded is not None and not loaded.reload and all(key in st.session_state for key in WIDGETS.values()):
         return
     saved = item.answer
     form = saved.form if saved is not None else AnswerForm()
@@ -73,6 +86,7 @@ def load(item: ReviewItem) -> None:
         revision=None if saved is None else saved.revision,
         complete=saved is not None and saved.complete,
         draft=form,
+        clock=loaded.clock if loaded is not None and loaded.reload else time.monotonic(),
     )
     for name, key in WIDGETS.items():
         value = getattr(form, name)
@@ -91,19 +105,45 @@ def go(position: int) -> None:
     forget()
 
 
-def change(shown: tuple[int, int], name: str, value: object) -> None:
-    """Set one form value of the item ``shown`` (study, position) and autosave it as a draft.
+def shown_item(shown: tuple[int, int]) -> Current | None:
+    """The loaded item if it is the one ``shown`` (study, position) on the page that sent a click.
 
-    A click that arrives from a page drawn for another item (a key pressed while the next video was
-    still loading) is dropped with a note, never applied to the item now loaded.
+    A click that arrives from a page drawn for another item (a key pressed twice, or while the next
+    video was still loading) gets None and a note, so it is never applied to the item now loaded.
     """
     loaded = st.session_state.get(CURRENT)
     if not isinstance(loaded, Current) or (loaded.study_id, loaded.position) != shown:
         st.toast("The page was still loading; please make that choice again.", icon=":material/hourglass:")
+        return None
+    return loaded
+
+
+def change(shown: tuple[int, int], name: str, value: object) -> None:
+    """Set one form value of the item ``shown`` and autosave it as a draft."""
+    loaded = shown_item(shown)
+    if loaded is None:
         return
     values: dict[str, Any] = {name: tuple(value) if isinstance(value, list) else value}
     loaded.draft = dataclasses.replace(loaded.draft, **values)
     save(complete=False)
+
+
+def keep_time() -> None:
+    """Store the reading time since the last save before the page leaves the loaded item.
+
+    Only an answer that exists gets the time: opening a video and moving on creates no empty answer,
+    and a refused (stale) answer is not touched.
+    """
+    loaded = st.session_state.get(CURRENT)
+    if isinstance(loaded, Current) and loaded.revision is not None and loaded.stale is None:
+        save(complete=False)
+
+
+def move(shown: tuple[int, int], position: int) -> None:
+    """Callback of the ways to another video of the list: keep the time of the one shown, then go."""
+    if shown_item(shown) is not None:
+        keep_time()
+        go(position)
 
 
 def widget_changed(shown: tuple[int, int], name: str) -> None:

@@ -1,4 +1,5 @@
-"""The expert's page driven with AppTest: study list, resume, refusals, form values, autosave, stale tabs."""
+"""The expert's page driven with AppTest: study list, resume, refusals, form values, autosave, stale tabs,
+runs without the page, presses from an outdated page and the reading time kept when leaving a video."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from db.session import session_scope
 from pages.common import VIEWER_KEY, Viewer
 from pages.review_form import score_key, shortcuts
+from pages.review_state import IDLE_AFTER_S
 from reviewer.review import AnswerForm
 from reviewer.settings import Settings
 from reviewer.study_setup import close_study
@@ -42,16 +44,40 @@ def page(user_id: int, *, study: int | None = None) -> AppTest:
 
 
 def save(
-    engine: Engine, world: ReviewWorld, position: int, form: AnswerForm, *, expected: int | None
+    engine: Engine,
+    world: ReviewWorld,
+    position: int,
+    form: AnswerForm,
+    *,
+    expected: int | None,
+    complete: bool = True,
 ) -> None:
     """Answer as expert0 through the service, as another tab or an earlier session would have."""
     expert = world.experts[0]
     token = item(engine, world.study_id, expert, position).item_token
-    save_as(engine, world.study_id, expert, token, form, expected=expected)
+    save_as(engine, world.study_id, expert, token, form, complete=complete, expected=expected)
+
+
+def page_or_elsewhere(page_path: str) -> None:
+    """The review page, or another page when ``test_elsewhere`` is set: a run that draws no form."""
+    import runpy
+
+    import streamlit as st
+
+    if st.session_state.get("test_elsewhere"):
+        st.title("Somewhere else", anchor=False)
+    else:
+        runpy.run_path(page_path)
 
 
 def click(at: AppTest, key: str) -> AppTest:
     return at.button(key=key).click().run()
+
+
+def rewind(at: AppTest, seconds: float) -> None:
+    """Move the clock of the loaded video back, as if the expert had looked at it that much longer."""
+    loaded = at.session_state["review_current"]
+    at.session_state["review_current"] = dataclasses.replace(loaded, clock=loaded.clock - seconds)
 
 
 def subheaders(at: AppTest) -> list[str]:
@@ -145,11 +171,14 @@ def test_a_stale_revision_shows_a_message_and_overwrites_nothing(engine: Engine,
     assert "changed in another tab" in at.error[0].value
     stored = answers_of(engine, expert)[0]
     assert (stored["score_a"], stored["score_b"], stored["revision"]) == (2, 3, 2)
+    rewind(at, 42)
     at = click(at, "review_reload")
     assert not at.error
     assert at.button(key=score_key("score_b", 3)).proto.type == "primary"
     at = click(at, score_key("score_a", -2))
-    assert answers_of(engine, expert)[0]["score_a"] == -2
+    stored = answers_of(engine, expert)[0]
+    assert (stored["score_a"], stored["score_b"]) == (-2, 3)
+    assert stored["seconds_spent"] >= 42, "the time before the reload still counts"
 
 
 def test_every_form_button_has_a_shortcut_on_its_own_key() -> None:
@@ -186,3 +215,84 @@ def test_a_click_from_a_page_drawn_for_another_video_is_dropped(engine: Engine, 
     at = click(at, score_key("score_a", 2))
     assert [t.value for t in at.toast] == ["The page was still loading; please make that choice again."]
     assert answers_of(engine, world.experts[1]) == {}
+
+
+def test_after_a_run_without_the_page_the_form_shows_the_stored_answer_and_keeps_it(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    expert = world.experts[1]
+    at = AppTest.from_function(page_or_elsewhere, args=(str(PAGE),), default_timeout=TIMEOUT_S)
+    at.session_state[VIEWER_KEY] = Viewer(id=expert, username="u", display_name="U", role=Role.EXPERT)
+    at.query_params["study"] = str(world.study_id)
+    at.run()
+    at.radio(key="review_class_guess").set_value("covid").run()
+    at.multiselect(key="review_visible").set_value(["a_lines"]).run()
+    at.multiselect(key="review_patterns_a").set_value(["b_lines"]).run()
+    at.text_area(key="review_comment").input("pleural line").run()
+    before = answers_of(engine, expert)[0]["seconds_spent"]
+    rewind(at, IDLE_AFTER_S)  # the expert stays on the other page a long time
+    at.session_state["test_elsewhere"] = True
+    at.run()
+    assert not at.radio and [t.value for t in at.title] == ["Somewhere else"]
+    at.session_state["test_elsewhere"] = False
+    at.run()
+    assert at.radio(key="review_class_guess").value == "covid"
+    assert at.multiselect(key="review_visible").value == ["a_lines"]
+    assert at.multiselect(key="review_patterns_a").value == ["b_lines"]
+    assert at.text_area(key="review_comment").value == "pleural line"
+    at.multiselect(key="review_patterns_a").select("rib_shadow").run()
+    stored = answers_of(engine, expert)[0]
+    assert (stored["class_guess"], stored["patterns_visible"], stored["comment"]) == (
+        "covid",
+        ["a_lines"],
+        "pleural line",
+    )
+    assert stored["patterns_a"] == ["b_lines", "rib_shadow"]
+    assert stored["seconds_spent"] - before < IDLE_AFTER_S / 2, "time on another page is not reading time"
+
+
+def test_leaving_a_video_stores_its_reading_time_but_creates_no_empty_answer(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    expert = world.experts[1]
+    at = page(expert, study=world.study_id)
+    at = click(at, score_key("score_a", 1))
+    before = answers_of(engine, expert)[0]["seconds_spent"]
+    rewind(at, 42)
+    at.selectbox(key="review_jump_0").set_value(2).run()
+    stored = answers_of(engine, expert)[0]
+    assert (stored["revision"], stored["score_a"]) == (2, 1)
+    assert stored["seconds_spent"] >= before + 42
+    rewind(at, 42)
+    at = click(at, "review_prev")
+    assert subheaders(at) == ["Pilot · video 2 of 4"]
+    rewind(at, 42)
+    at = click(at, "review_back")
+    assert list(answers_of(engine, expert)) == [0], "videos only looked at get no answer"
+    at = click(at, f"review_open_{world.study_id}")
+    rewind(at, 42)
+    at = click(at, "review_back")
+    assert answers_of(engine, expert)[0]["seconds_spent"] >= before + 2 * 42
+
+
+@pytest.mark.parametrize(("key", "drawn_at", "moved_to"), [("review_next", 0, 1), ("review_prev", 2, 1)])
+def test_a_second_press_of_next_or_previous_from_the_page_of_the_video_before_is_dropped(
+    engine: Engine, world: ReviewWorld, key: str, drawn_at: int, moved_to: int
+) -> None:
+    expert = world.experts[0]
+    for position in range(4):
+        save(engine, world, position, FULL, expected=None, complete=False)
+    at = page(expert, study=world.study_id)
+    at.selectbox(key="review_jump_0").set_value(drawn_at).run()
+    assert subheaders(at) == [f"Pilot · video {drawn_at + 1} of 4"]
+    # the first press has already moved the server to the next video when the second one arrives
+    token = item(engine, world.study_id, expert, moved_to).item_token
+    moved = dataclasses.replace(
+        at.session_state["review_current"], position=moved_to, token=token, revision=1, draft=FULL
+    )
+    at.session_state["review_current"], at.session_state["review_position"] = moved, moved_to
+    at = click(at, key)
+    assert [t.value for t in at.toast] == ["The page was still loading; please make that choice again."]
+    assert subheaders(at) == [f"Pilot · video {moved_to + 1} of 4"]
+    stored = answers_of(engine, expert)[moved_to]
+    assert (stored["complete"], stored["revision"]) == (False, 1)
