@@ -80,15 +80,20 @@ def _filters(data: StudyData) -> Filters:
 
 
 def _statistics(data: StudyData, filters: Filters) -> StudyStatistics:
-    """Compute once per closed study and filter choice; previews are recomputed on every visit."""
-    key = (data.study_id, data.name, filters)
+    """Compute once per closed study and filter choice; previews are never cached.
+
+    An open study's answers change until it is closed, so a preview kept here would later be served
+    as the closed study's numbers; the state is part of the key as well.
+    """
+    key = (data.study_id, data.name, data.state, filters)
     cached = st.session_state.get(CACHE_KEY)
     if not data.preview and cached is not None and cached[0] == key:
         stats: StudyStatistics = cached[1]
         return stats
     with st.spinner("Computing statistics (bootstrap and permutation tests)..."):
         stats = compute_statistics(data, filters=filters)
-    st.session_state[CACHE_KEY] = (key, stats)
+    if not data.preview:
+        st.session_state[CACHE_KEY] = (key, stats)
     return stats
 
 

@@ -151,7 +151,13 @@ def _details(study: StudySummary) -> None:
         f"re-read share {study.reread_share:.0%} · washout {study.washout} · seed {study.seed}"
     )
     _progress(study)
-    _balance(study.id)
+    if study.state != StudyState.CLOSED and any(e.expert_id == admin.id for e in study.experts):
+        st.caption(
+            "You are an expert of this study, so its balance check is shown to you once it is closed: "
+            "even counts of sides could hint at what you are about to judge."
+        )
+    else:
+        _balance(study.id)
     _actions(study)
     if study.state == StudyState.CLOSED:
         _key(study)

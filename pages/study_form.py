@@ -11,7 +11,15 @@ import streamlit as st
 
 from pages.common import class_name, unit_of_work
 from reviewer.study_admin import RunChoice, run_videos, study_runs
-from reviewer.study_setup import DEFAULT_WASHOUT, MAX_REREAD_SHARE, StudyError, create_study, row_id
+from reviewer.study_setup import (
+    DEFAULT_WASHOUT,
+    MAX_REREAD_SHARE,
+    MAX_SEED,
+    MAX_WASHOUT,
+    StudyError,
+    create_study,
+    row_id,
+)
 from reviewer.users import list_users
 from reviewer.vocab import Role
 
@@ -111,10 +119,15 @@ def _readers(experts: dict[int | None, str]) -> dict[str, Any]:
         key="studies_reread",
     )
     washout = washout_column.number_input(
-        "Washout", 0, None, DEFAULT_WASHOUT, help="Least other items before a re-read", key="studies_washout"
+        "Washout",
+        0,
+        MAX_WASHOUT,
+        DEFAULT_WASHOUT,
+        help="Least other items before a re-read",
+        key="studies_washout",
     )
     seed = seed_column.number_input(
-        "Seed", 0, None, 0, help="The same seed gives the same orders and sides", key="studies_seed"
+        "Seed", 0, MAX_SEED, 0, help="The same seed gives the same orders and sides", key="studies_seed"
     )
     return {
         "expert_ids": chosen,

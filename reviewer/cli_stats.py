@@ -18,12 +18,14 @@ from reviewer.settings import Settings
 def _statistics(args: argparse.Namespace, settings: Settings) -> Any:
     """Load the study read-only and compute every statistic with the requested draws."""
     from db.session import session_scope
-    from reviewer.stats_records import find_study, load_study_data
+    from reviewer.stats_records import load_study_data
     from reviewer.stats_report import compute_statistics
-    from reviewer.study_setup import row_id
+    from reviewer.study_base import MAX_SEED, find_study, row_id
 
     if args.boot < 0 or args.perm < 1:
         raise CliError("--boot must be 0 or more and --perm at least 1")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise CliError(f"--seed must be a whole number from 0 to {MAX_SEED}")
     with session_scope(engine(settings)) as session:
         study = find_study(session=session, ref=args.study)
         data = load_study_data(session=session, study_id=row_id(study), viewer_id=None, preview=args.preview)

@@ -108,8 +108,7 @@ def _state(args: argparse.Namespace, session: Session, study_id: int | None) -> 
 
 
 def _study_id(args: argparse.Namespace, session: Session) -> int:
-    from reviewer.study_admin import find_study
-    from reviewer.study_setup import row_id
+    from reviewer.study_base import find_study, row_id
 
     if args.study is None:
         raise CliError(f"study {args.action} needs the study's name or id")
@@ -120,7 +119,7 @@ def _selection(text: str) -> VideoSelection:
     if text in NAMED_SELECTIONS:
         return NAMED_SELECTIONS[text]
     parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isdecimal() for p in parts):
         raise CliError(f"--videos takes correct, all or video ids like 3,5,8, not {text!r}")
     return [int(p) for p in parts]
 

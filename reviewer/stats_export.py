@@ -13,6 +13,7 @@ import json
 import pandas as pd
 import plotly.io as pio
 
+from reviewer.csv_safe import spreadsheet_cell
 from reviewer.stats_json import statistics_json
 from reviewer.stats_plots import readable
 from reviewer.stats_report import StudyStatistics
@@ -67,8 +68,8 @@ def _class_name(value: object) -> str | None:
 
 
 def tidy_csv(stats: StudyStatistics) -> str:
-    """The tidy table as CSV text (UTF-8, comma-separated, header row)."""
-    text: str = tidy_frame(stats).to_csv(index=False)
+    """The tidy table as CSV text (UTF-8, comma-separated, header row), safe to open in a spreadsheet."""
+    text: str = tidy_frame(stats).map(spreadsheet_cell).to_csv(index=False)
     return text
 
 

@@ -26,20 +26,8 @@ def statistics_json(stats: StudyStatistics) -> dict[str, Any]:
     Raises:
         ValueError: a non-finite number slipped through (a bug, never silently written).
     """
-    data = stats.data
     result = {
-        "study": {
-            "id": data.study_id,
-            "name": data.name,
-            "state": data.state,
-            "preview": data.preview,
-            "run_id": data.run_id,
-            "classes": list(stats.classes),
-            "reference_expert": data.reference_expert,
-            "experts": sorted(set(stats.frame["expert_name"])),
-            "n_videos": int(stats.frame["video_id"].nunique()),
-            "n_answers": int(stats.frame["study_item_id"].nunique()),
-        },
+        "study": _study(stats),
         "filters": dataclasses.asdict(stats.filters),
         "messages": stats.messages,
         "scores": {
@@ -61,10 +49,27 @@ def statistics_json(stats: StudyStatistics) -> dict[str, Any]:
         "guesses": {g.versus: _guess(g) for g in stats.guesses},
         "model_on_study_videos": stats.model,
         "locations": {kind: [_mmd(m) for m in results] for kind, results in stats.mmd.items()},
-        "model_metrics": data.run_metrics,
+        "model_metrics": stats.data.run_metrics,
     }
     checked: dict[str, Any] = _checked(_plain(result))
     return checked
+
+
+def _study(stats: StudyStatistics) -> dict[str, Any]:
+    """Which study, in which state, and how much of it the (filtered) numbers rest on."""
+    data = stats.data
+    return {
+        "id": data.study_id,
+        "name": data.name,
+        "state": data.state,
+        "preview": data.preview,
+        "run_id": data.run_id,
+        "classes": list(stats.classes),
+        "reference_expert": data.reference_expert,
+        "experts": sorted(set(stats.frame["expert_name"])),
+        "n_videos": int(stats.frame["video_id"].nunique()),
+        "n_answers": int(stats.frame["study_item_id"].nunique()),
+    }
 
 
 def _guess(result: GuessResult) -> dict[str, Any]:

@@ -30,8 +30,9 @@ class HighlightRatio:
     """How often experts say a CAM type highlights a pattern the reference expert saw.
 
     ``n`` videos show the pattern per the reference expert; expert e read ``seen[e]`` of them and says
-    the CAM highlights it in ``highlighted[e]``; ``ratio`` is the mean over experts of k_e / n_e, which is
-    mean(k_e) / n when every expert read all n videos (the paper's 17/18, 8/13, 3/12, 9/20).
+    the CAM highlights it in ``highlighted[e]`` (k_e). As in the paper, ``ratio`` is mean(k_e) / n
+    (e.g. (17 + 17) / 2 of 18) and ``fraction`` prints it the same way; experts who read only part of
+    the n videos are named in ``message`` rather than changing the definition.
     """
 
     pattern: str
@@ -95,14 +96,26 @@ def _contains(lists: pd.Series, wanted: Collection[str]) -> pd.Series:
 
 
 def highlight_ratios(
-    df: pd.DataFrame, *, label: str | None = None, patterns: Sequence[str] = TARGET_PATTERNS
+    df: pd.DataFrame,
+    *,
+    label: str | None = None,
+    patterns: Sequence[str] = TARGET_PATTERNS,
+    experts: Collection[str] = (),
 ) -> list[HighlightRatio]:
-    """Highlight ratio of every pattern for the train- and the test-CAM, in one class or all (None)."""
+    """Highlight ratio of every pattern for the train- and the test-CAM, in one class or all (None).
+
+    Args:
+        df: Answers of every expert: the reference expert decides n even when not counted.
+        label: The class to restrict to, or None for all.
+        patterns: The patterns to report.
+        experts: The experts whose highlights are counted (k_e); empty means all of them.
+    """
     data = first_reads(df)
     if label is not None:
         data = data[data["label"] == label]
     reference = answer_rows(data[data["is_reference"].astype(bool)])
-    return [_ratio(data, reference, pattern, kind, label) for pattern in patterns for kind in CAM_TYPES]
+    counted = data[data["expert_name"].isin(experts)] if experts else data
+    return [_ratio(counted, reference, pattern, kind, label) for pattern in patterns for kind in CAM_TYPES]
 
 
 def _ratio(
@@ -121,9 +134,11 @@ def _ratio(
         )
     rows = data[(data["cam_type"] == cam_type) & data["video_id"].isin(visible)]
     seen = rows.groupby("expert_name")["video_id"].nunique()
+    if seen.empty:
+        return replace(undefined, message=f"the chosen experts read none of these videos{scope}")
     hits = rows[_contains(rows["patterns_highlighted"], {pattern})]
     k = hits.groupby("expert_name")["video_id"].nunique().reindex(seen.index, fill_value=0)
-    partial = (seen != len(visible)).any()
+    mean_k = float(k.mean())
     return HighlightRatio(
         pattern,
         cam_type,
@@ -131,12 +146,18 @@ def _ratio(
         len(visible),
         highlighted={str(name): int(count) for name, count in k.items()},
         seen={str(name): int(count) for name, count in seen.items()},
-        mean_k=float(k.mean()),
-        ratio=float((k / seen).mean()),
-        message="experts read different subsets of these videos: ratio is the mean of k_e/n_e"
-        if partial
-        else None,
+        mean_k=mean_k,
+        ratio=mean_k / len(visible),
+        message=_partial_note(seen, len(visible)),
     )
+
+
+def _partial_note(seen: pd.Series, n: int) -> str | None:
+    """Names the experts who read only some of the n videos, whose k_e still counts against n."""
+    partial = [f"{name} ({count} of {n})" for name, count in seen.items() if count != n]
+    if not partial:
+        return None
+    return f"read only part of the {n} videos: {', '.join(partial)}; the ratio is still mean(k_e)/n"
 
 
 def off_target_counts(df: pd.DataFrame) -> list[OffTargetCount]:

@@ -10,16 +10,17 @@ complete answers only; what was left out (unfinished answers, unlabelled videos)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pandas as pd
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from db.models import Answer, CamAsset, ModelRun, Prediction, Study, StudyExpert, StudyItem, User, Video
 from reviewer.stats_data import AnswerRecord, unblind
 from reviewer.stats_locations import PeakRecord, peak_frame
+from reviewer.study_videos import run_labels
 from reviewer.vocab import Role, StudyState
 
 
@@ -58,17 +59,6 @@ class StudyData:
     notes: tuple[str, ...] = ()
 
 
-def find_study(*, session: Session, ref: str) -> Study:
-    """A study by id (digits) or by name (case-insensitive), as the command line names it."""
-    text = ref.strip()
-    study = session.get(Study, int(text)) if text.isdigit() else None
-    if study is None:
-        study = session.exec(select(Study).where(func.lower(Study.name) == text.lower())).first()
-    if study is None:
-        raise StatsAccessError(f"There is no study named or numbered {ref!r}.")
-    return study
-
-
 def analysable_studies(*, session: Session, viewer_id: int, include_open: bool = False) -> list[StudyChoice]:
     """Closed studies by name; with ``include_open`` (administrators only) draft and open ones too."""
     viewer = _reader(session, viewer_id)
@@ -95,26 +85,17 @@ def load_study_data(
         StatsAccessError: the viewer may not see the key, or the study is not closed and no
             administrator asked for a preview.
     """
-    study = session.get(Study, study_id)
-    if study is None:
-        raise StatsAccessError(f"Study {study_id} does not exist.")
-    is_admin = viewer_id is None or _reader(session, viewer_id).role == Role.ADMIN.value
-    closed = study.state == StudyState.CLOSED.value
-    if not closed and not (preview and is_admin):
-        who = "" if is_admin else "; administrators may preview it"
-        raise StatsAccessError(
-            f"Study {study.name!r} is {study.state}: statistics are shown once it is closed{who}."
-        )
+    study = _readable_study(session, study_id, viewer_id, preview=preview)
     run = session.get(ModelRun, study.run_id)
     items = list(session.exec(select(StudyItem).where(StudyItem.study_id == study_id)))
-    labels = _labels(session, run, {item.video_id for item in items})
+    labels = run_labels(session=session, run_id=study.run_id, video_ids={item.video_id for item in items})
     names = _expert_names(session, study_id)
     records, notes = _records(session, study, items, labels, names)
     return StudyData(
         study_id=study_id,
         name=study.name,
         state=study.state,
-        preview=not closed,
+        preview=study.state != StudyState.CLOSED.value,
         run_id=study.run_id,
         classes=tuple(run.classes) if run is not None else (),
         reference_expert=names.get(study.reference_expert_id or -1),
@@ -125,21 +106,39 @@ def load_study_data(
     )
 
 
+def _readable_study(session: Session, study_id: int, viewer_id: int | None, *, preview: bool) -> Study:
+    """The study, if this viewer may see its unblinded answers now; else a refusal that says why."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise StatsAccessError(f"Study {study_id} does not exist.")
+    is_admin = viewer_id is None or _reader(session, viewer_id).role == Role.ADMIN.value
+    if study.state == StudyState.CLOSED.value:
+        return study
+    if not (preview and is_admin):
+        who = "" if is_admin else "; administrators may preview it"
+        raise StatsAccessError(
+            f"Study {study.name!r} is {study.state}: statistics are shown once it is closed{who}."
+        )
+    if viewer_id is not None and _is_expert(session, study_id, viewer_id):
+        raise StatsAccessError(
+            f"You are an expert of study {study.name!r}: its statistics would show which heatmap was on "
+            "which side of your own items, so they are shown to you once it is closed."
+        )
+    return study
+
+
+def _is_expert(session: Session, study_id: int, user_id: int) -> bool:
+    member = select(StudyExpert.user_id).where(
+        StudyExpert.study_id == study_id, StudyExpert.user_id == user_id
+    )
+    return session.exec(member).first() is not None
+
+
 def _reader(session: Session, viewer_id: int) -> User:
     user = session.get(User, viewer_id)
     if user is None or not user.active or user.role not in (Role.ADMIN.value, Role.RESEARCHER.value):
         raise StatsAccessError("Only researchers and administrators may see study statistics.")
     return user
-
-
-def _labels(session: Session, run: ModelRun | None, video_ids: Collection[int]) -> dict[int, str]:
-    """The class each video had when the run was trained (its snapshot), else its current label."""
-    current = session.exec(select(Video.id, Video.label).where(col(Video.id).in_(video_ids)))
-    labels = {v: label for v, label in current if v is not None and label is not None}
-    for row in run.data_snapshot if run is not None else []:
-        if row.get("video_id") in video_ids and row.get("label"):
-            labels[int(row["video_id"])] = str(row["label"])
-    return labels
 
 
 def _expert_names(session: Session, study_id: int) -> dict[int, str]:

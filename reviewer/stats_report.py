@@ -9,6 +9,7 @@ message, never NaN.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import pandas as pd
 
@@ -116,7 +117,6 @@ def compute_statistics(
     classes = tuple(c for c in data.classes if not filters.classes or c in filters.classes)
     cam_types = tuple(k for k in CAM_TYPES if not filters.cam_types or k in filters.cam_types)
     shown = frame[frame["cam_type"].isin(cam_types)]
-    ratios = [r for label in (None, *classes) for r in highlight_ratios(frame, label=label)]
     return StudyStatistics(
         data=data,
         filters=filters,
@@ -125,22 +125,10 @@ def compute_statistics(
         classes=classes,
         cam_types=cam_types,
         messages=_messages(data, frame),
-        scores_overall=[s for s in summarize_scores(frame) if s.cam_type in cam_types],
-        scores_by_class=class_table(frame, classes=classes),
-        scores_by_expert=[s for s in summarize_scores(frame, by="expert") if s.cam_type in cam_types],
-        wilcoxon=wilcoxon_scores(frame),
-        wilcoxon_by_expert=wilcoxon_by_expert(frame),
-        preference=preference_test(frame),
-        disagreement=preference_disagreement(frame),
-        kappa=pairwise_kappa(shown, n_boot=n_boot, seed=seed),
-        alpha=krippendorff_alpha(shown, n_boot=n_boot, seed=seed),
-        highlights=[r for r in ratios if r.cam_type in cam_types],
-        off_target=[c for c in off_target_counts(frame) if c.cam_type in (*cam_types, "any")],
-        intra_rater=intra_rater_kappa(shown, n_boot=n_boot, seed=seed),
-        time_by_class=time_by_class(frame, classes=classes),
-        time_by_position=time_by_position(frame, bin_size=position_bin),
-        guesses=[guess_accuracy(frame, versus="label"), guess_accuracy(frame, versus="predicted")],
-        model=model_accuracy(frame),
+        **_scores(frame, classes, cam_types),
+        **_paired(frame),
+        **_readers(frame, shown, classes, n_boot=n_boot, seed=seed, bins=position_bin),
+        **_patterns(data, filters, classes, cam_types),
         mmd={
             kind: pairwise_mmd(peaks[peaks["cam_type"] == kind], classes=classes, n_perm=n_perm, seed=seed)
             for kind in cam_types
@@ -148,13 +136,97 @@ def compute_statistics(
     )
 
 
+class _Scores(TypedDict):
+    scores_overall: list[ScoreSummary]
+    scores_by_class: list[ClassRow]
+    scores_by_expert: list[ScoreSummary]
+
+
+def _scores(frame: pd.DataFrame, classes: tuple[str, ...], cam_types: tuple[str, ...]) -> _Scores:
+    """Score summaries of the CAM types shown: overall, per class and per expert."""
+    return _Scores(
+        scores_overall=[s for s in summarize_scores(frame) if s.cam_type in cam_types],
+        scores_by_class=class_table(frame, classes=classes),
+        scores_by_expert=[s for s in summarize_scores(frame, by="expert") if s.cam_type in cam_types],
+    )
+
+
+class _Paired(TypedDict):
+    wilcoxon: WilcoxonResult
+    wilcoxon_by_expert: list[WilcoxonResult]
+    preference: PreferenceResult
+    disagreement: DisagreementResult
+
+
+def _paired(frame: pd.DataFrame) -> _Paired:
+    """The paired tests, which always compare both CAM types whatever the CAM-type filter shows."""
+    return _Paired(
+        wilcoxon=wilcoxon_scores(frame),
+        wilcoxon_by_expert=wilcoxon_by_expert(frame),
+        preference=preference_test(frame),
+        disagreement=preference_disagreement(frame),
+    )
+
+
+class _Readers(TypedDict):
+    kappa: list[KappaResult]
+    alpha: AlphaResult
+    intra_rater: list[KappaResult]
+    time_by_class: list[TimeSummary]
+    time_by_position: list[TimeSummary]
+
+
+def _readers(
+    frame: pd.DataFrame, shown: pd.DataFrame, classes: tuple[str, ...], *, n_boot: int, seed: int, bins: int
+) -> _Readers:
+    """How the experts read: agreement between and within them (CAM types shown) and reading times."""
+    return _Readers(
+        kappa=pairwise_kappa(shown, n_boot=n_boot, seed=seed),
+        alpha=krippendorff_alpha(shown, n_boot=n_boot, seed=seed),
+        intra_rater=intra_rater_kappa(shown, n_boot=n_boot, seed=seed),
+        time_by_class=time_by_class(frame, classes=classes),
+        time_by_position=time_by_position(frame, bin_size=bins),
+    )
+
+
+class _Patterns(TypedDict):
+    highlights: list[HighlightRatio]
+    off_target: list[OffTargetCount]
+    guesses: list[GuessResult]
+    model: ModelAccuracy
+
+
+def _patterns(
+    data: StudyData, filters: Filters, classes: tuple[str, ...], cam_types: tuple[str, ...]
+) -> _Patterns:
+    """Pattern highlights, off-target counts and class guesses.
+
+    The reference expert decides which videos show a pattern (n) even when the expert filter leaves
+    them out, so highlight ratios read the answers of every expert and count only the chosen ones.
+    """
+    everyone = _by_class(data.frame, filters)
+    frame = everyone[everyone["expert_name"].isin(filters.experts)] if filters.experts else everyone
+    ratios = [
+        r
+        for label in (None, *classes)
+        for r in highlight_ratios(everyone, label=label, experts=filters.experts)
+    ]
+    return _Patterns(
+        highlights=[r for r in ratios if r.cam_type in cam_types],
+        off_target=[c for c in off_target_counts(frame) if c.cam_type in (*cam_types, "any")],
+        guesses=[guess_accuracy(frame, versus="label"), guess_accuracy(frame, versus="predicted")],
+        model=model_accuracy(frame),
+    )
+
+
+def _by_class(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    return frame[frame["label"].isin(filters.classes)] if filters.classes else frame
+
+
 def _filtered(data: StudyData, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    frame, peaks = data.frame, data.peaks
+    frame, peaks = _by_class(data.frame, filters), _by_class(data.peaks, filters)
     if filters.experts:
         frame = frame[frame["expert_name"].isin(filters.experts)]
-    if filters.classes:
-        frame = frame[frame["label"].isin(filters.classes)]
-        peaks = peaks[peaks["label"].isin(filters.classes)]
     if filters.cam_types:
         peaks = peaks[peaks["cam_type"].isin(filters.cam_types)]
     return frame, peaks

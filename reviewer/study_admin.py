@@ -16,7 +16,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from db.models import Answer, ModelRun, Study, StudyExpert, StudyItem, User, Video
-from reviewer.study_base import StudyError, get_study, row_id
+from reviewer.study_base import StudyError, row_id
 from reviewer.study_videos import cam_pairs, correct_videos
 from reviewer.vocab import CamKind, RunStatus
 
@@ -132,17 +132,6 @@ def list_studies(*, session: Session, study_id: int | None = None) -> list[Study
     members = session.exec(select(StudyExpert.study_id, StudyExpert.user_id)).all()
     names = usernames(session, {u for _, u in members})
     return [_summary(study, members, names, items, done) for study in studies]
-
-
-def find_study(*, session: Session, ref: str) -> Study:
-    """A study by id (digits) or by name (case-insensitive), as the command line names it."""
-    text = ref.strip()
-    if text.isdigit():
-        return get_study(session, int(text))
-    found = session.exec(select(Study).where(func.lower(Study.name) == text.lower())).first()
-    if found is None:
-        raise StudyError(f"No study is named {text!r}.")
-    return found
 
 
 def user_ids(*, session: Session, usernames: Sequence[str]) -> list[int]:

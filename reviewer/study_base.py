@@ -1,4 +1,4 @@
-"""What every study module shares: the refusal type, the CAM kinds, the admin check and row lookups.
+"""What every study module shares: the refusal type, the CAM kinds, the admin check and study lookups.
 
 Kept apart from :mod:`reviewer.study_setup` so that planning, video choice, state changes and the
 admin overview can each live in a small module without importing one another in a circle.
@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from db.models import Study, User
 from reviewer.vocab import CamKind, Role
 
 KINDS = (CamKind.TRAIN.value, CamKind.TEST.value)
+MAX_SEED = 2**31 - 1  # studies.seed is a 32-bit INTEGER on PostgreSQL; statistics seeds share the bound
 
 
 class HasId(Protocol):
@@ -57,4 +59,19 @@ def get_study(session: Session, study_id: int, *, lock: bool = False) -> Study:
     study = session.get(Study, study_id, with_for_update=True if lock else None, populate_existing=lock)
     if study is None:
         raise StudyError(f"Study {study_id} does not exist.")
+    return study
+
+
+def find_study(*, session: Session, ref: str) -> Study:
+    """A study as people name it on the command line: its id, else its name (case-insensitive).
+
+    Decimal digits are tried as an id first, so a study named "2025" is still found by name when no
+    study has that id; ``str.isdecimal`` keeps out digits such as "²" that ``int`` cannot read.
+    """
+    text = ref.strip()
+    study = session.get(Study, int(text)) if text.isdecimal() else None
+    if study is None:
+        study = session.exec(select(Study).where(func.lower(Study.name) == text.lower())).first()
+    if study is None:
+        raise StudyError(f"There is no study named or numbered {text!r}.")
     return study

@@ -23,7 +23,7 @@ from db.models import ModelRun, Study, StudyExpert, StudyItem, User
 from reviewer.audit import record
 from reviewer.stats_data import other_kind
 from reviewer.study_admin import BalanceRow, balance_report
-from reviewer.study_base import KINDS, StudyError, id_list, require_admin, row_id
+from reviewer.study_base import KINDS, MAX_SEED, StudyError, id_list, require_admin, row_id
 from reviewer.study_plan import PlannedItem, plan_items
 from reviewer.study_states import KeyEntry, close_study, open_study, study_key
 from reviewer.study_videos import CamPair, VideoSelection, cam_pairs, is_blind, select_videos
@@ -32,6 +32,7 @@ from reviewer.vocab import Role, RunStatus
 
 __all__ = [
     "KINDS",
+    "MAX_SEED",
     "BalanceRow",
     "KeyEntry",
     "StudyError",
@@ -49,6 +50,7 @@ __all__ = [
 MAX_NAME = 128
 MAX_REREAD_SHARE = 0.5  # mirrors the CHECK constraint on studies.reread_share
 DEFAULT_WASHOUT = 5  # items between a video and its hidden re-read, unless the admin chooses otherwise
+MAX_WASHOUT = 1000  # more items than any reading session holds; larger values are typing slips
 
 
 def create_study(
@@ -74,28 +76,16 @@ def create_study(
         name: Unique (case-insensitively) study name.
         run_id: A finished model run whose CAMs are judged.
         expert_ids: Users with role expert or admin; each gets the same videos in their own order.
-        reference_expert_id: One of ``expert_ids``; their "patterns visible" answers are ground truth
-            (None, as an unfilled form sends it, is refused like any outsider).
-        video_selection: "correct" (the paper's choice: videos the ensemble classified correctly),
-            "all" (every video with both CAMs) or a list of video ids of the run.
+        reference_expert_id: One of ``expert_ids`` (None is refused); their "patterns visible" are truth.
+        video_selection: "correct" (the paper's: videos classified correctly), "all" or video ids.
         reread_share: Share of videos shown a second time near the end (0 to 0.5).
         washout: Least number of other items between a video and its re-read.
         seed: Seeds every expert's generator together with the expert's id.
         actor_id: The administrator acting; None only for the command line.
     """
     require_admin(session, actor_id)
-    clean_name = _check_name(session, name)
-    _check_run(session, run_id)
-    experts = _check_experts(session, expert_ids, reference_expert_id)
-    _check_numbers(reread_share=reread_share, washout=washout, seed=seed)
-    videos = select_videos(session, run_id, video_selection)
-    pairs = cam_pairs(session=session, run_id=run_id, video_ids=videos)
-    plans = {
-        e: plan_items(videos, seed=seed, expert_id=e, reread_share=reread_share, washout=washout)
-        for e in experts
-    }
     study = Study(
-        name=clean_name,
+        name=name.strip(),
         run_id=run_id,
         reference_expert_id=reference_expert_id,
         seed=seed,
@@ -103,37 +93,67 @@ def create_study(
         washout=washout,
         created_by_id=actor_id,
     )
+    _check_study(session, study)
+    experts = _check_experts(session, expert_ids, reference_expert_id)
+    videos = select_videos(session, run_id, video_selection)
+    plans = {e: _plan(study, videos, e) for e in experts}  # a refusal here comes before any write
+    _store(session, study, plans, cam_pairs(session=session, run_id=run_id, video_ids=videos))
+    _audit_creation(session, study, experts=experts, videos=videos, actor_id=actor_id)
+    return study
+
+
+def _plan(study: Study, videos: Sequence[int], expert_id: int) -> list[PlannedItem]:
+    """One expert's list from the study's seed, re-read share and washout."""
+    return plan_items(
+        videos, seed=study.seed, expert_id=expert_id, reread_share=study.reread_share, washout=study.washout
+    )
+
+
+def _store(
+    session: Session, study: Study, plans: Mapping[int, Sequence[PlannedItem]], pairs: Mapping[int, CamPair]
+) -> None:
+    """Write the checked study, its experts and every expert's planned items."""
     session.add(study)
     session.flush()
     for expert_id, plan in plans.items():
         session.add(StudyExpert(study_id=row_id(study), user_id=expert_id))
         _add_items(session, study, expert_id, plan, pairs)
+
+
+def _audit_creation(
+    session: Session, study: Study, *, experts: Sequence[int], videos: Sequence[int], actor_id: int | None
+) -> None:
+    """Everything the lists were built from, so that the same study can be rebuilt and checked."""
     record(
         session=session,
         action="study.create",
         entity="study",
         entity_id=study.id,
         user_id=actor_id,
-        name=clean_name,
-        run_id=run_id,
-        experts=experts,
-        reference_expert_id=reference_expert_id,
-        videos=videos,
-        reread_share=reread_share,
-        washout=washout,
-        seed=seed,
+        name=study.name,
+        run_id=study.run_id,
+        experts=list(experts),
+        reference_expert_id=study.reference_expert_id,
+        videos=list(videos),
+        reread_share=study.reread_share,
+        washout=study.washout,
+        seed=study.seed,
     )
-    return study
 
 
-def _check_name(session: Session, name: str) -> str:
-    clean = name.strip()
+def _check_study(session: Session, study: Study) -> None:
+    """Refuse a study whose name, run or numbers are unfit, before anything is written."""
+    _check_name(session, study.name)
+    _check_run(session, study.run_id)
+    _check_numbers(reread_share=study.reread_share, washout=study.washout, seed=study.seed)
+
+
+def _check_name(session: Session, clean: str) -> None:
     if not 0 < len(clean) <= MAX_NAME:
         raise StudyError(f"A study name needs 1 to {MAX_NAME} characters.")
     taken = select(Study.id).where(func.lower(Study.name) == clean.lower())
     if session.exec(taken).first() is not None:
         raise StudyError(f"A study named {clean!r} already exists; choose another name.")
-    return clean
 
 
 def _check_run(session: Session, run_id: int) -> None:
@@ -160,10 +180,15 @@ def _check_experts(session: Session, expert_ids: Sequence[int], reference_expert
 def _check_numbers(*, reread_share: float, washout: int, seed: int) -> None:
     if not (math.isfinite(reread_share) and 0 <= reread_share <= MAX_REREAD_SHARE):
         raise StudyError(f"The re-read share must lie between 0 and {MAX_REREAD_SHARE}.")
-    if isinstance(washout, bool) or not isinstance(washout, int) or washout < 0:
-        raise StudyError("The washout must be a whole number of items, 0 or more.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise StudyError("The seed must be a whole number, 0 or more.")
+    if not _whole(washout, MAX_WASHOUT):
+        raise StudyError(f"The washout must be a whole number of items from 0 to {MAX_WASHOUT}.")
+    if not _whole(seed, MAX_SEED):
+        raise StudyError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+
+
+def _whole(value: object, most: int) -> bool:
+    """True for an int (not a bool) in 0..``most``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
 
 
 def _add_items(

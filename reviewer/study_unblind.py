@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass, fields
 from sqlmodel import Session, col, select
 
 from db.models import Video
+from reviewer.csv_safe import spreadsheet_cell
 from reviewer.study_admin import usernames
 from reviewer.study_states import study_key
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +60,5 @@ def key_csv(rows: Sequence[KeyRow]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(f.name for f in fields(KeyRow))
     for row in rows:
-        writer.writerow(_cell(value) for value in asdict(row).values())
+        writer.writerow(spreadsheet_cell(value) for value in asdict(row).values())
     return out.getvalue()
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value

@@ -12,7 +12,7 @@ from typing import Literal
 
 from sqlmodel import Session, col, select
 
-from db.models import CamAsset, Prediction, Video
+from db.models import CamAsset, ModelRun, Prediction, Video
 from reviewer.study_base import KINDS, StudyError, id_list
 
 CamPair = Mapping[str, CamAsset]  # CAM kind -> asset
@@ -41,7 +41,7 @@ def cam_pairs(
     for asset in session.exec(query):
         found.setdefault(asset.video_id, {}).setdefault(asset.target_class, {})[asset.kind] = asset
     predicted = ensemble_predictions(session=session, run_id=run_id)
-    labels = _labels(session, found)
+    labels = run_labels(session=session, run_id=run_id, video_ids=found)
     pairs: dict[int, CamPair] = {}
     for video_id, by_target in found.items():
         targets = [t for t in (predicted.get(video_id), labels.get(video_id)) if t is not None]
@@ -64,9 +64,13 @@ def ensemble_predictions(*, session: Session, run_id: int) -> dict[int, str]:
 
 
 def correct_videos(*, session: Session, run_id: int, pairs: Mapping[int, CamPair]) -> set[int]:
-    """Videos with a CAM pair whose ensemble prediction equals their label: the paper's default."""
+    """Videos with a CAM pair whose ensemble prediction equals their label: the paper's default.
+
+    The label is the one the run was trained on (its snapshot), as in the statistics, so a video
+    relabelled after training is judged as the model saw it.
+    """
     predicted = ensemble_predictions(session=session, run_id=run_id)
-    labels = _labels(session, predicted)
+    labels = run_labels(session=session, run_id=run_id, video_ids=predicted)
     return {v for v, c in predicted.items() if labels.get(v) == c} & set(pairs)
 
 
@@ -89,9 +93,18 @@ def select_videos(session: Session, run_id: int, selection: VideoSelection) -> l
     return sorted(chosen)
 
 
-def _labels(session: Session, video_ids: Collection[int]) -> dict[int, str]:
-    query = select(Video.id, Video.label).where(col(Video.id).in_(video_ids), col(Video.label).is_not(None))
-    return {v: label for v, label in session.exec(query) if v is not None and label is not None}
+def run_labels(*, session: Session, run_id: int, video_ids: Collection[int]) -> dict[int, str]:
+    """The class of each video when the run was trained (its data snapshot), else its current label.
+
+    Study set-up and statistics both read labels here, so "correctly classified" means the same in both.
+    """
+    query = select(Video.id, Video.label).where(col(Video.id).in_(video_ids))
+    labels = {v: label for v, label in session.exec(query) if v is not None and label is not None}
+    run = session.get(ModelRun, run_id)
+    for row in run.data_snapshot if run is not None else []:
+        if row.get("video_id") in video_ids and row.get("label"):
+            labels[int(row["video_id"])] = str(row["label"])
+    return labels
 
 
 def _checked_list(session: Session, run_id: int, wanted: list[int], pairs: Mapping[int, CamPair]) -> set[int]:

@@ -158,3 +158,19 @@ def answered_study(
         with session_scope(engine) as session:
             close_study(session=session, study_id=study_id, actor_id=admin)
     return world
+
+
+def admin_expert_study(engine: Engine, world: StatsWorld) -> int:
+    """An open study "Admin joins" on the world's run in which the administrator is also an expert."""
+    with session_scope(engine) as session:
+        study = create_study(
+            session=session,
+            name="Admin joins",
+            run_id=world.run_id,
+            expert_ids=[world.admin, world.experts[0]],
+            reference_expert_id=world.experts[0],
+            video_selection="all",
+            actor_id=world.admin,
+        )
+        open_study(session=session, study_id=row_id(study), actor_id=world.admin)
+        return row_id(study)

@@ -58,6 +58,10 @@ def test_open_study_needs_preview_and_bad_targets_write_nothing(
         main(["export", "Pilot study", "--csv", str(tmp_path / "missing" / "x.csv"), "--preview", *home]) == 2
     )
     assert "existing folder" in capsys.readouterr().err
+    for seed in ("-1", "3000000000"):
+        assert main(["export", "Pilot study", "--csv", str(csv), "--preview", *home, "--seed", seed]) == 2
+        assert "--seed must be a whole number from 0 to 2147483647" in capsys.readouterr().err
+    assert not csv.exists()
     assert main(["stats", "Nope", *home]) == 2
     assert "no study named or numbered 'Nope'" in capsys.readouterr().err
     assert main(["export", "Pilot study", "--csv", str(csv), "--preview", *home]) == 0

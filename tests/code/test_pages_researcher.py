@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from db.session import session_scope
 from pages.common import VIEWER_KEY, Viewer
 from reviewer.settings import Settings
+from reviewer.study_setup import close_study
 from reviewer.vocab import Role
-from tests.code.stock_stats import StatsWorld, answered_study
+from tests.code.stock_stats import StatsWorld, admin_expert_study, answered_study
 
 APP = Path(__file__).resolve().parents[2] / "pages" / "app.py"
 TIMEOUT_S = 120  # the page runs 1000 bootstrap and permutation draws; generous for a loaded machine
@@ -85,3 +87,26 @@ def test_single_expert_study_says_why_agreement_is_missing(home: Settings, engin
     assert warnings(at) == ["Only one expert answered: there is no agreement between experts to compute."]
     kappa = at.tabs[2].dataframe[0].value
     assert kappa["note"].iloc[0] == "fewer than two experts: no agreement between experts"
+
+
+def test_a_preview_is_never_served_once_the_study_is_closed(home: Settings, engine: Engine) -> None:
+    world = answered_study(engine, n_videos=3, experts=2, close=False)
+    admin = page(world.admin, Role.ADMIN)
+    admin.checkbox(key="stats_preview").check().run()
+    assert warnings(admin)[0].startswith("Preview: study 'Pilot study' is open")
+    with session_scope(engine) as session:
+        close_study(session=session, study_id=world.study_id, actor_id=world.admin)
+    admin.checkbox(key="stats_preview").uncheck().run()
+    assert not admin.exception
+    assert admin.selectbox(key="stats_study").value.title == "Pilot study"
+    assert not [w for w in warnings(admin) if w.startswith("Preview")]
+
+
+def test_an_admin_who_is_an_expert_of_an_open_study_cannot_preview_it(home: Settings, engine: Engine) -> None:
+    world = answered_study(engine, n_videos=3, experts=1, close=False)
+    admin_expert_study(engine, world)
+    admin = page(world.admin, Role.ADMIN)
+    admin.checkbox(key="stats_preview").check().run()
+    assert admin.selectbox(key="stats_study").value.title == "Admin joins (open)"
+    assert not admin.exception and not admin.tabs and not admin.get("download_button")
+    assert "You are an expert of study 'Admin joins'" in admin.error[0].value.replace("\\", "")

@@ -13,8 +13,9 @@ from db.models import Study, StudyItem
 from db.session import session_scope
 from pages.common import VIEWER_KEY, Viewer
 from reviewer.settings import Settings
+from reviewer.study_setup import close_study, open_study
 from reviewer.vocab import Role
-from tests.code.stock_study import World, count, items_of, make_world
+from tests.code.stock_study import World, count, items_of, make_world, new_study
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "studies.py"
 TIMEOUT_S = 60  # first runs import SQLAlchemy, Alembic and pandas; generous so slow CI never flakes
@@ -136,3 +137,16 @@ def test_experts_are_refused(world: World) -> None:
     at = page(world.experts[0], "expert0", Role.EXPERT)
     assert [e.value for e in at.error] == ["Your role does not give access to this page."]
     assert not at.title
+
+
+def test_an_admin_who_is_an_expert_sees_the_balance_only_after_closing(engine: Engine, world: World) -> None:
+    study_id = new_study(engine, world, expert_ids=[world.admin, world.experts[0]])
+    at = page(world.admin, "admin")
+    assert not at.exception and len(at.dataframe) == 2  # overview and progress, no balance check
+    assert any("You are an expert of this study" in c.value for c in at.caption)
+    with session_scope(engine) as session:
+        open_study(session=session, study_id=study_id, actor_id=world.admin)
+        close_study(session=session, study_id=study_id, actor_id=world.admin)
+    at = page(world.admin, "admin")
+    assert len(at.dataframe) == 4  # overview, progress, balance and the key
+    assert not any("You are an expert of this study" in c.value for c in at.caption)

@@ -97,8 +97,20 @@ def test_experts_who_read_part_of_the_videos() -> None:
     )
     result = next(r for r in highlight_ratios(frame, patterns=["a_lines"]) if r.cam_type == "test")
     assert (result.n, result.seen, result.highlighted) == (2, {"E1": 2, "E2": 1}, {"E1": 1, "E2": 1})
-    assert (result.ratio, result.mean_k) == (pytest.approx((1 / 2 + 1 / 1) / 2), 1.0)
-    assert result.message == "experts read different subsets of these videos: ratio is the mean of k_e/n_e"
+    # The paper's definition holds: mean(k_e) / n, never mean(k_e / n_e) (which would give 0.75).
+    assert (result.ratio, result.mean_k, result.fraction) == (0.5, 1.0, "1/2")
+    assert result.message == "read only part of the 2 videos: E2 (1 of 2); the ratio is still mean(k_e)/n"
+
+
+def test_filtering_out_the_reference_expert_keeps_their_denominator() -> None:
+    ratios = highlight_ratios(table_5_study(), experts=["E2"])
+    test = {r.pattern: r for r in ratios if r.cam_type == "test"}
+    consolidation = test["consolidation"]
+    assert (consolidation.n, consolidation.highlighted, consolidation.fraction) == (18, {"E2": 17}, "17/18")
+    assert test["a_lines"].ratio == pytest.approx(10 / 13)
+    unread = test["pleural_line_irregularity"]  # E2 never read these videos
+    assert (unread.n, unread.ratio) == (20, None)
+    assert unread.message == "the chosen experts read none of these videos"
 
 
 def test_without_a_reference_expert() -> None:

@@ -10,11 +10,10 @@ from reviewer.stats_records import (
     StatsAccessError,
     StudyData,
     analysable_studies,
-    find_study,
     load_study_data,
 )
-from reviewer.study_setup import study_key
-from tests.code.stock_stats import WRONG, StatsWorld, answered_study, expected
+from reviewer.study_setup import close_study, study_key
+from tests.code.stock_stats import WRONG, StatsWorld, admin_expert_study, answered_study, expected
 from tests.code.stock_study import CLASSES
 
 
@@ -86,15 +85,25 @@ def test_experts_never_get_statistics(engine: Engine) -> None:
         analysable_studies(session=session, viewer_id=world.experts[0])
 
 
-def test_study_lookup_and_picker(engine: Engine) -> None:
+def test_study_picker(engine: Engine) -> None:
     world = answered_study(engine, n_videos=3, experts=1, close=False)
     with session_scope(engine) as session:
-        assert find_study(session=session, ref="pilot STUDY ").id == world.study_id
-        assert find_study(session=session, ref=str(world.study_id)).name == "Pilot study"
-        with pytest.raises(StatsAccessError, match="no study named or numbered 'nope'"):
-            find_study(session=session, ref="nope")
         assert analysable_studies(session=session, viewer_id=world.researcher) == []
         with pytest.raises(StatsAccessError, match="Only administrators may preview"):
             analysable_studies(session=session, viewer_id=world.researcher, include_open=True)
         [choice] = analysable_studies(session=session, viewer_id=world.admin, include_open=True)
         assert choice.title == "Pilot study (open)"
+
+
+def test_an_admin_who_is_an_expert_of_an_open_study_may_not_preview_it(engine: Engine) -> None:
+    world = answered_study(engine, n_videos=3, experts=1, close=False)
+    own_id = admin_expert_study(engine, world)
+    with session_scope(engine) as session, pytest.raises(StatsAccessError, match="You are an expert of"):
+        load_study_data(session=session, study_id=own_id, viewer_id=world.admin, preview=True)
+    assert load(engine, world, world.admin, preview=True).preview  # a study the admin does not take part in
+    with session_scope(engine) as session:
+        assert load_study_data(session=session, study_id=own_id, viewer_id=None, preview=True).preview
+        close_study(session=session, study_id=own_id, actor_id=world.admin)
+    with session_scope(engine) as session:
+        closed = load_study_data(session=session, study_id=own_id, viewer_id=world.admin)
+    assert closed.state == "closed"  # once closed, the expert-administrator may analyse it

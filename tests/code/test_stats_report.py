@@ -186,6 +186,29 @@ def test_table_5_counts_come_through_the_whole_pipeline() -> None:
     ]
 
 
+def test_an_expert_filter_without_the_reference_expert_keeps_the_highlight_ratios() -> None:
+    frame = table_5_study()
+    data = StudyData(
+        1, "Table 5", "closed", False, 1, ("covid", "pneumonia", "healthy"), "E1", frame, peak_frame([])
+    )
+    stats = compute(data, Filters(experts=("E2",)))
+    assert set(stats.frame["expert_name"]) == {"E2"}
+    overall = {h.pattern: h for h in stats.highlights if h.label is None and h.cam_type == "test"}
+    assert (overall["consolidation"].n, overall["consolidation"].fraction) == (18, "17/18")
+    assert (overall["b_lines"].n, overall["b_lines"].fraction) == (12, "6/12")
+
+
+def test_tidy_csv_cells_never_run_as_spreadsheet_formulas(two_experts: StudyData) -> None:
+    hostile = '=HYPERLINK("http://evil.example","x")'
+    frame = two_experts.frame.assign(video_name=hostile, expert_name="@" + two_experts.frame["expert_name"])
+    data = dataclasses.replace(two_experts, name="+cmd", frame=frame)
+    table = pd.read_csv(io.StringIO(tidy_csv(compute(data))))
+    assert set(table["video_file"]) == {"'" + hostile}
+    assert set(table["expert_name"]) == {"'@Dr. Expert 0", "'@Dr. Expert 1"}
+    assert set(table["study"]) == {"'+cmd"}
+    assert table["score"].dtype.kind == "i"  # numbers stay numbers
+
+
 def test_hidden_re_reads_give_intra_rater_kappa_and_never_count_twice(engine: Engine) -> None:
     data = load(engine, answered_study(engine, n_videos=6, experts=1, reread_share=0.5))
     rereads = data.frame[data.frame["is_reread"]]

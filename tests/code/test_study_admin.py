@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from db.models import ModelRun
 from db.session import session_scope
 from reviewer.review import AnswerForm, save_answer
-from reviewer.study_admin import find_study, list_studies, run_videos, study_runs, user_ids
+from reviewer.study_admin import list_studies, run_videos, study_runs, user_ids
+from reviewer.study_base import find_study
 from reviewer.study_setup import StudyError, close_study, open_study
 from reviewer.study_unblind import KeyRow, key_csv, key_rows
 from tests.code.stock_study import items_of, make_run, make_world, new_study
@@ -64,11 +65,24 @@ def test_studies_and_users_are_found_by_name(engine: Engine) -> None:
     with session_scope(engine) as session:
         assert find_study(session=session, ref=" pilot study ").id == study_id
         assert find_study(session=session, ref=str(study_id)).name == "Pilot Study"
-        with pytest.raises(StudyError, match="No study is named 'Pilot'"):
+        with pytest.raises(StudyError, match="There is no study named or numbered 'Pilot'"):
             find_study(session=session, ref="Pilot")
         assert user_ids(session=session, usernames=["Expert1", " expert0 ", ""]) == world.experts[::-1]
         with pytest.raises(StudyError, match=r"Unknown user\(s\): nobody, ghost\."):
             user_ids(session=session, usernames=["nobody", "expert0", "ghost"])
+
+
+def test_a_study_named_like_a_number_is_found_by_name(engine: Engine) -> None:
+    world = make_world(engine)
+    first = new_study(engine, world, name="Pilot")
+    year = new_study(engine, world, name="2025")
+    squared = new_study(engine, world, name="²")
+    with session_scope(engine) as session:
+        assert find_study(session=session, ref="2025").id == year  # no study has id 2025
+        assert find_study(session=session, ref=str(first)).id == first  # an id wins over a name
+        assert find_study(session=session, ref="²").id == squared  # "²".isdigit() but not a number
+        with pytest.raises(StudyError, match="There is no study named or numbered '³'"):
+            find_study(session=session, ref=" ³ ")
 
 
 def test_run_picker_offers_finished_runs_with_their_figures(any_engine: Engine) -> None:

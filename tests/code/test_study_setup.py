@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from db.models import AuditLog, Prediction, Study, StudyExpert
+from db.models import AuditLog, ModelRun, Prediction, Study, StudyExpert
 from db.session import session_scope
 from reviewer.study_setup import (
     KINDS,
@@ -21,6 +21,7 @@ from reviewer.study_setup import (
     row_id,
     study_key,
 )
+from reviewer.study_videos import ensemble_predictions
 from tests.code.stock import add_video
 from tests.code.stock_study import CLASSES as CLASSES  # re-exported until test_review imports stock_study
 from tests.code.stock_study import World as World
@@ -120,6 +121,30 @@ def test_default_selection_is_the_correctly_classified_videos_with_cams(any_engi
     assert chosen == {world.videos[i] for i in (0, 1, 2, 3, 4, 5, 7)}
 
 
+def test_correct_videos_follow_the_labels_the_run_was_trained_on(engine: Engine) -> None:
+    world = make_world(engine, n_videos=6, wrong={1})
+    with session_scope(engine) as session:
+        run = session.get(ModelRun, world.run_id)
+        assert run is not None
+        predicted = ensemble_predictions(session=session, run_id=world.run_id)
+        run.data_snapshot = [  # video 1 was relabelled after training, video 0 too, the other way
+            {"video_id": world.videos[1], "label": predicted[world.videos[1]]},
+            {"video_id": world.videos[0], "label": CLASSES[2]},
+        ]
+        session.add(run)
+    study_id = new_study(engine, world)
+    chosen = {i.video_id for i in items_of(engine, study_id, world.experts[0])}
+    assert chosen == {world.videos[i] for i in (1, 2, 3, 4, 5)}
+
+
+def test_the_largest_seed_fits_the_database(any_engine: Engine) -> None:
+    world = make_world(any_engine)
+    study_id = new_study(any_engine, world, seed=2**31 - 1, washout=1000)
+    with session_scope(any_engine) as session:
+        study = session.get(Study, study_id)
+        assert study is not None and (study.seed, study.washout) == (2**31 - 1, 1000)
+
+
 def test_hand_picked_videos_are_validated(engine: Engine) -> None:
     world = make_world(engine, n_videos=6, bare={5})
     with session_scope(engine) as session:
@@ -158,6 +183,8 @@ def test_set_up_is_validated_and_a_refusal_stores_nothing(any_engine: Engine) ->
         "re-read share": dict(name="x", reread_share=0.6),
         "washout": dict(name="x", washout=-1),
         "seed": dict(name="x", seed=-2),
+        "seed must be a whole number from 0 to 2147483647": dict(name="x", seed=3_000_000_000),
+        "washout must be a whole number of items from 0 to 1000": dict(name="x", washout=1001),
         "Only administrators": dict(name="x", actor_id=world.researcher),
         "'correct', 'all' or a list": dict(name="x", video_selection="some"),
     }
