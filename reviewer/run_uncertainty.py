@@ -133,7 +133,7 @@ def score_cached(
 
     def augmented(p: int) -> np.ndarray:
         if progress is not None:
-            progress("uncertainty", p + 1, PASSES)
+            progress("uncertainty", p + 1, config.uncertainty_passes)
         copy = p + 1
         if copy < features.shape[1]:
             return features[:, copy]
@@ -143,7 +143,7 @@ def score_cached(
             trunk[0], apply_transforms(images, copy_transforms(len(images), copy, config.seed))
         )
 
-    return head_passes(heads, features[:, 0], augmented, PASSES, config.seed)
+    return head_passes(heads, features[:, 0], augmented, config.uncertainty_passes, config.seed)
 
 
 def run_trunk(config: TrainConfig) -> Any:

@@ -50,6 +50,7 @@ class TrainConfig:
     learning_rate: float = 1e-4
     patience: int = 5
     validation_share: float = 0.2
+    uncertainty_passes: int = 10
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``ModelRun.config``."""
@@ -65,10 +66,11 @@ LIMITS: dict[str, tuple[int, int]] = {
     "folds": (2, 10),
     "input_size": (32, 512),
     "seed": (0, 2**31 - 1),
+    "uncertainty_passes": (2, 100),
 }
 """Inclusive bounds of the integer settings a form or command line may choose."""
-INPUT_STEP = 32
-"""VGG16 halves the input four times before ``block5_conv2``; multiples of 32 keep the maps whole."""
+INPUT_STEP = 16
+"""VGG16 halves the input four times before ``block5_conv2``; multiples of 16 keep the maps whole."""
 
 
 def check_config(config: TrainConfig) -> TrainConfig:

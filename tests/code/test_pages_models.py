@@ -88,7 +88,7 @@ def test_the_level_choice_changes_the_metrics_shown(world: Engine) -> None:
     ("widget", "value", "message"),
     [
         ("models_classes", [LusClass.COVID], "at least two classes"),
-        ("models_input_size", 48, "multiple of 32"),
+        ("models_input_size", 40, "multiple of 16"),
         ("models_weights", "file", "path of the local weights file"),
     ],
 )
