@@ -26,6 +26,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         seed=args.seed,
         probe=Probe(args.probe),
         classes=tuple(parse_label(c) for c in args.classes.split(",")),
+        uncertainty_passes=args.uncertainty_passes,
     )
     run = train_model(engine=engine(settings), settings=settings, config=config, progress=progress(args))
     levels = run.metrics.get("levels", {})
@@ -99,6 +100,12 @@ def register(add: AddCommand) -> None:
     )
     p.add_argument("--trainable-conv", type=int, choices=[0, 1], default=1)
     p.add_argument("--augmentations", type=int, default=8, help="augmented copies per frame (K)")
+    p.add_argument(
+        "--uncertainty-passes",
+        type=int,
+        default=10,
+        help="MC-dropout and TTA passes (paper: 10; passes beyond K-1 run the trunk again)",
+    )
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--input-size", type=int, default=224)
