@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 from reviewer.vocab import (
     UNSURE,
     CamKind,
+    LabelAction,
     LusClass,
     Pattern,
     Preference,
@@ -107,7 +108,7 @@ class VideoLabel(SQLModel, table=True):
     """Append-only label history: every set, approval or change is a new row."""
 
     __tablename__ = "video_labels"
-    __table_args__ = (_in("label", LusClass), _in("action", ["set", "approve", "change"]))
+    __table_args__ = (_in("label", LusClass), _in("action", LabelAction))
 
     id: int | None = Field(default=None, primary_key=True)
     video_id: int = Field(foreign_key="videos.id", index=True, ondelete="CASCADE")

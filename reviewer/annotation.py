@@ -10,26 +10,16 @@ the relabel queue alike. The four-eyes rule (nobody reviews their own label) liv
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlmodel import Session, col, select
 
 from db.models import Video, VideoLabel
 from reviewer.audit import record
 from reviewer.ingest_options import IngestError, parse_label
 from reviewer.study_base import row_id
-from reviewer.vocab import LusClass
+from reviewer.vocab import LabelAction, LusClass
 
 MAX_REASON = 1000
 STALE = "This label was changed by someone else since you opened it; reload the video and decide again."
-
-
-class LabelAction(StrEnum):
-    """What a label row records; the values are the ones the ``video_labels`` table accepts."""
-
-    SET = "set"
-    APPROVE = "approve"
-    CHANGE = "change"
 
 
 class AnnotationError(ValueError):

@@ -12,8 +12,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from db.models import AuditLog, User, Video, VideoLabel
-from reviewer.annotation import LabelAction
 from reviewer.study_base import row_id
+from reviewer.vocab import LabelAction
 
 REVIEW_LIMIT = 50
 

@@ -92,6 +92,14 @@ class Probe(StrEnum):
     LINEAR = "linear"
 
 
+class LabelAction(StrEnum):
+    """What a row of the append-only label history records."""
+
+    SET = "set"
+    APPROVE = "approve"
+    CHANGE = "change"
+
+
 class TagSource(StrEnum):
     """Who asserted that a pattern is visible."""
 

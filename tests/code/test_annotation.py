@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from db.models import AuditLog, PatternTag, Video, VideoLabel
 from db.session import session_scope
-from reviewer.annotation import AnnotationError, LabelAction, change_label, latest_label, review_label
+from reviewer.annotation import AnnotationError, change_label, latest_label, review_label
 from reviewer.annotation_form import (
     AnnotationForm,
     AnnotationState,
@@ -19,6 +19,7 @@ from reviewer.annotation_form import (
     save_annotation,
 )
 from reviewer.annotation_history import label_history, pending_reviews, video_audit
+from reviewer.vocab import LabelAction
 from tests.code import stock_annotation
 from tests.code.stock_annotation import count_rows as rows
 
