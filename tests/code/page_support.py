@@ -30,17 +30,26 @@ TIMEOUT_S = 90  # decoding and inpainting a phantom upload on a loaded 2-core ma
 PHANTOM_PX = 160
 
 
-@pytest.fixture(scope="module")
-def stocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the stock users and videos plus a second annotator, built once per module."""
-    template = load_settings(home=tmp_path_factory.mktemp("annot-template") / "home")
+def stock_template(factory: pytest.TempPathFactory, *annotators: str) -> Path:
+    """A stocked home (stock users and videos, plus ``annotators``) for modules to copy per test.
+
+    Built once per module because bcrypt hashes and H.264 encoding are deliberately slow.
+    """
+    template = load_settings(home=factory.mktemp("template") / "home")
     engine = open_engine(template)
     with Session(engine) as session:
         stock_home(session, template)
-        create_user(session=session, username="second", password=PASSWORD, role=Role.ANNOTATOR)
+        for username in annotators:
+            create_user(session=session, username=username, password=PASSWORD, role=Role.ANNOTATOR)
         session.commit()
     engine.dispose()  # checkpoints the WAL, so the database file alone holds every row
     return template.home
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the stock users and videos plus a second annotator."""
+    return stock_template(tmp_path_factory, "second")
 
 
 @pytest.fixture(scope="module")

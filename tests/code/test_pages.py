@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,34 +10,23 @@ from streamlit.testing.v1 import AppTest
 
 from db.session import make_engine
 from pages.common import VIEWER_KEY, Viewer
-from reviewer.context import open_engine
-from reviewer.settings import Settings, load_settings
+from reviewer.settings import Settings
 from reviewer.users import authenticate
 from reviewer.vocab import Role
-from tests.code.stock import PASSWORD, stock_home
+from tests.code import page_support
+from tests.code.page_support import PAGES, stock_template
+from tests.code.stock import PASSWORD
 
-PAGES = Path(__file__).resolve().parents[2] / "pages"
 TIMEOUT_S = 60  # first runs import SQLAlchemy, Alembic and bcrypt; generous so slow CI never flakes
 
 
 @pytest.fixture(scope="module")
 def stocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A stocked home built once per module: bcrypt hashes and H.264 encoding are deliberately slow."""
-    template = load_settings(home=tmp_path_factory.mktemp("template") / "home")
-    engine = open_engine(template)
-    with Session(engine) as session:
-        stock_home(session, template)
-    engine.dispose()  # checkpoints the WAL, so the database file alone holds every row
-    return template.home
+    """The stock users and videos, built once per module."""
+    return stock_template(tmp_path_factory)
 
 
-@pytest.fixture
-def home(stocked: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A private copy of the stocked home that the app finds through LUSREVIEW_HOME, as `serve` passes it."""
-    shutil.copytree(stocked, settings.home)
-    monkeypatch.setenv("LUSREVIEW_HOME", str(settings.home))
-    monkeypatch.delenv("LUSREVIEW_DB_URL", raising=False)
-    return settings
+home = page_support.home  # a private copy of the stocked home per test
 
 
 def _app(script: str = "app.py") -> AppTest:
