@@ -48,7 +48,7 @@ class TrainConfig:
     classes: tuple[LusClass, ...] = PAPER_CLASSES
     batch_size: int = 8
     learning_rate: float = 1e-4
-    patience: int = 5
+    patience: int = 10  # model.fitting.HeadConfig.patience, which says why (importing it loads Keras)
     validation_share: float = 0.2
     uncertainty_passes: int = 10
 

@@ -10,7 +10,16 @@ from model.backbone import preprocess
 from model.cams import ensemble_probabilities, head_probabilities
 from model.feature_cache import cached_features
 from model.fitting import HeadConfig, copy_schedule, fit_epochs, split_validation
-from model.heads import build_full_model, build_head, load_head, save_head, train_head
+from model.heads import (
+    build_full_model,
+    build_head,
+    channel_statistics,
+    fold_standardisation,
+    load_head,
+    save_head,
+    standardised_model,
+    train_head,
+)
 from model.trunk import trunk_features
 
 from .conftest import LinesTask, randomise_dense
@@ -112,9 +121,10 @@ def test_early_stopping_restores_the_best_validation_weights(
     losses = [h["val_loss"] for h in result.history]
     assert result.epochs_run == result.best_epoch + config.patience < config.epochs
     assert losses[result.best_epoch - 1] == min(losses)
-    x = np.asarray(features[np.sort(val), 0], np.float32)
-    scores = head.evaluate(x, inverted[np.sort(val)], verbose=0, return_dict=True)
-    assert scores["loss"] == pytest.approx(min(losses), rel=1e-4)
+    rows = np.sort(val)
+    probabilities = head_probabilities(head, np.asarray(features[rows, 0], np.float32))
+    loss = -np.log(np.clip(probabilities[np.arange(len(rows)), inverted[rows]], 1e-7, 1.0)).mean()
+    assert loss == pytest.approx(min(losses), rel=1e-4)  # the returned (folded) head is the best one
 
 
 @pytest.mark.slow
@@ -154,9 +164,11 @@ def test_frozen_conv_shortcut_equals_training_the_whole_head(
     conv_init = hed_backbone.get_layer("block5_conv3").get_weights()
     keras.utils.set_random_seed(5)
     reference = build_head(2, conv_init=conv_init, trainable_conv=False)
+    pooled = keras.ops.mean(reference.get_layer("block5_conv3")(features[fit, 0]), axis=(1, 2))
+    mean, scale = channel_statistics(keras.ops.convert_to_numpy(pooled))
     validation = (np.asarray(features[np.sort(val), 0], np.float32), lines.labels[np.sort(val)])
     expected = fit_epochs(
-        reference,
+        standardised_model(reference, mean, scale, pooled_inputs=False),
         lambda rows, copies: np.asarray(features[rows, copies], np.float32),
         lines.labels,
         train_rows=fit,
@@ -165,6 +177,7 @@ def test_frozen_conv_shortcut_equals_training_the_whole_head(
         config=config,
         seed=5,
     )
+    fold_standardisation(reference.get_layer("predictions"), mean, scale)
     head, result = train(features, lines, split, hed_backbone, config=config, seed=5)
     for a, b in zip(head.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -195,3 +208,18 @@ def test_full_model_equals_head_on_trunk_features(
     direct = keras.ops.convert_to_numpy(full.predict_on_batch(preprocess(frames)))
     via_trunk = ensemble_probabilities([head], trunk_features(hed_trunk, frames))
     np.testing.assert_allclose(direct, via_trunk, atol=1e-3)
+
+
+def test_folded_standardisation_computes_the_same_function_under_any_dropout_mask() -> None:
+    """Dropout sits before the standardisation, so masking ``g`` and folding commute exactly."""
+    rng = np.random.default_rng(0)
+    pooled = rng.gamma(0.5, 50.0, size=(64, 512)).astype(np.float32)  # heavy-tailed, like HED's
+    pooled[:, :8] = 0.0  # silent channels get the floored spread, not a division by zero
+    mean, scale = channel_statistics(pooled)
+    assert np.all(scale >= 0.1 * pooled.std(axis=0).mean() - 1e-6)
+    dense = keras.layers.Dense(3, activation="softmax")
+    standardise = keras.layers.Normalization(mean=mean, variance=np.square(scale))
+    masked = pooled * rng.integers(0, 2, size=pooled.shape) * 2.0  # one MC dropout draw, rate 0.5
+    before = keras.ops.convert_to_numpy(dense(standardise(masked)))
+    fold_standardisation(dense, mean, scale)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(dense(masked)), before, rtol=1e-4, atol=1e-6)
