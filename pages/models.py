@@ -32,6 +32,7 @@ from reviewer.metrics_plots import (
 from reviewer.run_catalog import RunNotFound, RunSummary, list_runs, run_metrics
 from reviewer.run_jobs import JobError, abandon_run, cam_job, is_training_here, start_cams, start_training
 from reviewer.training import INPUT_STEP, LIMITS, PAPER_CLASSES, TrainConfig, TrainingError
+from reviewer.training_plots import training_figure, training_table
 from reviewer.vocab import LusClass, Probe, Role, RunStatus
 
 POLL_SECONDS = 2
@@ -46,6 +47,10 @@ WEIGHTS = {
 NORMALISE = {"none": "Counts", "true": "Share of true class", "pred": "Share of predicted class"}
 STATUS_NAMES = {RunStatus.RUNNING: "Training", RunStatus.DONE: "Done", RunStatus.FAILED: "Failed"}
 TRAINABLE_CLASSES = (*PAPER_CLASSES, LusClass.VIRAL, LusClass.UNINFORMATIVE)
+KEPT_EPOCH_TEXT = (
+    "Each fold's head keeps the weights of its kept epoch: the one with the lowest validation loss "
+    "on held-out training videos (never the fold's test videos)."
+)
 
 user = require_role(Role.RESEARCHER)
 home = settings()
@@ -198,6 +203,19 @@ def _metrics(run_id: int) -> None:
             "Show", list(NORMALISE), format_func=NORMALISE.__getitem__, horizontal=True, key="models_norm"
         )
         st.plotly_chart(confusion_figure(metrics, level, norm), key="models_confusion")
+    _training(metrics)
+
+
+def _training(metrics: Any) -> None:
+    """What early stopping did in each fold; runs stored before this was recorded say so."""
+    with st.expander("Training (early stopping)", icon=":material/trending_down:"):
+        figure, table = training_figure(metrics), training_table(metrics)
+        if figure is None or table is None:
+            st.caption("This run predates the per-fold training record, so there is nothing to show.")
+            return
+        st.caption(KEPT_EPOCH_TEXT)
+        st.plotly_chart(figure, key="models_training")
+        st.dataframe(table, key="models_training_table")
 
 
 @st.fragment(run_every=POLL_SECONDS)

@@ -3,12 +3,12 @@
 Each fold's head trains on the other folds' videos (minus a validation split of whole videos for
 early stopping) and is saved under the run's folder; afterwards every head scores every frame
 (deterministic, MC dropout, augmentation), which gives the held-out metrics, the ensemble and both
-confidences at once.
+confidences at once. What early stopping did in each fold is kept with the metrics (``"training"``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,18 +16,29 @@ from reviewer.features import FrameSet, run_features
 from reviewer.metrics import FoldPredictions, evaluate
 from reviewer.run_uncertainty import HeadPasses, score_cached
 from reviewer.settings import Settings
+from reviewer.stats_data import finite_or_none
 from reviewer.training import Progress, TrainConfig, run_dir
+from reviewer.training_plots import EpochLog, FoldTraining
+
+if TYPE_CHECKING:
+    from model.fitting import TrainResult
 
 
 def fit_folds(
     settings: Settings, config: TrainConfig, run_id: int, frames: FrameSet, progress: Progress | None
 ) -> tuple[dict[str, Any], HeadPasses]:
-    """Fill the feature cache, train one head per fold, score every frame with every head."""
+    """Fill the feature cache, train one head per fold, score every frame with every head.
+
+    Returns:
+        The metrics of :func:`reviewer.metrics.evaluate` plus ``"training"`` (one
+        :class:`~reviewer.training_plots.FoldTraining` per fold), and every head's scores.
+    """
     features, conv_init = run_features(settings=settings, config=config, frames=frames, progress=progress)
-    heads = [
+    fitted = [
         _fit_fold(settings, config, run_id, frames, features, conv_init, fold, progress)
         for fold in range(config.folds)
     ]
+    heads = [head for head, _ in fitted]
     scored = score_cached(config, frames.images, features, heads, progress)
     held_out = scored.held_out(frames.folds).probabilities
     folds = [
@@ -38,7 +49,23 @@ def fit_folds(
         )
         for rows in (np.flatnonzero(frames.folds == fold) for fold in range(config.folds))
     ]
-    return dict(evaluate(folds, [c.value for c in config.classes])), scored
+    metrics: dict[str, Any] = dict(evaluate(folds, [c.value for c in config.classes]))
+    metrics["training"] = [_fold_training(fold, result) for fold, (_, result) in enumerate(fitted)]
+    return metrics, scored
+
+
+def _fold_training(fold: int, result: TrainResult) -> FoldTraining:
+    """A fold's early-stopping record in JSON-safe form (a diverged epoch's NaN loss becomes None)."""
+    history: list[EpochLog] = [
+        {key: int(value) if key == "epoch" else finite_or_none(value) for key, value in log.items()}
+        for log in result.history
+    ]
+    return {
+        "fold": fold,
+        "best_epoch": int(result.best_epoch),
+        "epochs_run": int(result.epochs_run),
+        "history": history,
+    }
 
 
 def _fit_fold(
@@ -50,8 +77,12 @@ def _fit_fold(
     conv_init: list[Any],
     fold: int,
     progress: Progress | None,
-) -> Any:
-    """Train and save the head of one fold on the other folds' videos (minus a validation split)."""
+) -> tuple[Any, TrainResult]:
+    """Train and save the head of one fold on the other folds' videos (minus a validation split).
+
+    Returns:
+        The head (best validation weights) and what early stopping did.
+    """
     from model.fitting import HeadConfig, split_validation
     from model.heads import save_head, train_head
 
@@ -67,7 +98,7 @@ def _fit_fold(
         if progress is not None:
             progress(f"fold {fold + 1}/{config.folds} {stage}", done, total)
 
-    head, _ = train_head(
+    head, result = train_head(
         features,
         frames.labels,
         train_rows=fit_rows,
@@ -85,4 +116,4 @@ def _fit_fold(
         progress=fold_progress,
     )
     save_head(head, run_dir(settings, run_id) / f"fold-{fold}.weights.h5")
-    return head
+    return head, result

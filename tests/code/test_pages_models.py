@@ -76,6 +76,28 @@ def test_researchers_read_runs_and_metrics_but_cannot_start_runs(world: Engine) 
     assert not [b for b in at.button if b.key in {"models_start", "models_make_cams"}]
 
 
+def test_the_training_section_shows_early_stopping_or_says_the_run_predates_it(world: Engine) -> None:
+    at = _page(Role.RESEARCHER)  # run 1 was stored before runs recorded their training
+    assert at.expander[0].label == "Training (early stopping)"
+    assert "predates" in at.expander[0].caption[0].value
+    assert len(at.get("plotly_chart")) == 3
+    history = [
+        {"epoch": e, "loss": 1.0 / e, "val_loss": [0.9, 0.5, 0.7][e - 1], "val_accuracy": 0.6}
+        for e in (1, 2, 3)
+    ]
+    training = [{"fold": f, "best_epoch": 2, "epochs_run": 3, "history": history} for f in range(3)]
+    snapshot = [{"video_id": i, "label": "covid"} for i in range(12)]
+    _add_run(world, status="done", metrics=_metrics() | {"training": training}, data_snapshot=snapshot)
+    at = _page(Role.RESEARCHER)  # the newest finished run is shown
+    assert not at.exception
+    section = at.expander[0]
+    assert "lowest validation loss" in section.caption[0].value
+    assert len(section.get("plotly_chart")) == 1 and len(at.get("plotly_chart")) == 4
+    table = section.dataframe[0].value
+    assert list(table.index) == [1, 2, 3] and set(table["Kept epoch"]) == {2}
+    assert table["Validation loss"].tolist() == [0.5, 0.5, 0.5]
+
+
 def test_the_level_choice_changes_the_metrics_shown(world: Engine) -> None:
     at = _page(Role.RESEARCHER)
     frames = at.dataframe[1].value

@@ -45,6 +45,12 @@ def test_ensemble_trains_stores_folds_predictions_and_metrics(
     frame_level = stored.metrics["levels"]["frame"]["pooled"]
     assert frame_level["n"] == len([p for p in held_out if p.frame_index is not None])
     assert stored.progress == 1.0
+    training = stored.metrics["training"]  # read back through the JSON column
+    assert [fold["fold"] for fold in training] == list(range(CONFIG.folds))
+    for fold in training:
+        assert 1 <= fold["best_epoch"] <= fold["epochs_run"] <= CONFIG.epochs
+        assert [log["epoch"] for log in fold["history"]] == list(range(1, fold["epochs_run"] + 1))
+        assert all({"loss", "val_loss", "val_accuracy"} <= set(log) for log in fold["history"])
 
 
 def test_predictions_carry_both_confidences_and_the_fold_members(
