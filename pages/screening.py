@@ -6,17 +6,23 @@ run is loaded once per server and kept; each screening is one user action.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from pages.common import class_name, plain, require_role, settings, unit_of_work
 from reviewer.catalog import list_videos
 from reviewer.run_catalog import RunSummary, list_runs
+from reviewer.run_uncertainty import Progress
 from reviewer.screening import (
     RunModel,
     Screening,
     ScreeningError,
+    Stage,
     load_run_model,
     overlay_folder,
+    progress_state,
     screen_bytes,
     screen_stored,
 )
@@ -28,7 +34,7 @@ RESULT_KEY = "screen_result"
 MODELS_CACHED = 2  # a run's trunk and heads hold a VGG16: keep few
 STORED_LIMIT = 1000
 DATE_FORMAT = "%d %b %Y"
-SPINNER = "Screening: 11 passes through VGG16, about a minute per 30 frames on a small server…"
+DURATION = "Screening takes about a minute per 30 frames on a small server; the result appears below."
 UPLOAD, STORED = "Upload a video", "A stored video"
 WARNING = (
     "**Research tool, not a diagnosis.** These outputs come from a model trained on a small research "
@@ -54,6 +60,24 @@ def _model(database_url: str, run_id: int, _home: Settings) -> RunModel:
         return load_run_model(session=session, settings=_home, run_id=run_id)
 
 
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    """A bar over the whole screening while it runs, gone once it ends (whether it worked or not)."""
+    slot = st.empty()
+    with slot.container():
+        bar = st.progress(*progress_state(Stage.LOADING, 1, 1))
+        st.caption(DURATION)
+
+    def report(stage: str, step: int, total: int) -> None:
+        fraction, label = progress_state(stage, step, total)
+        bar.progress(fraction, text=label)
+
+    try:
+        yield report
+    finally:
+        slot.empty()
+
+
 def _run_name(run: RunSummary) -> str:
     accuracy = "" if run.video_accuracy is None else f" · video accuracy {run.video_accuracy:.2f}"
     return f"Run {run.id} · {run.created_at.strftime(DATE_FORMAT)} · {run.videos} videos{accuracy}"
@@ -66,7 +90,7 @@ def _screen_upload(run_id: int) -> Screening | None:
     clicked = st.button("Screen", key="screen_upload_go", type="primary", disabled=upload is None)
     if upload is None or not clicked:
         return None
-    with st.spinner(SPINNER):
+    with _progress() as progress:
         model = _model(home.database_url, run_id, home)
         return screen_bytes(
             model=model,
@@ -74,6 +98,7 @@ def _screen_upload(run_id: int) -> Screening | None:
             data=upload.getvalue(),
             name=upload.name,
             overlay_dir=overlay_folder(home),
+            progress=progress,
         )
 
 
@@ -91,7 +116,7 @@ def _screen_stored(run_id: int) -> Screening | None:
     )
     if not st.button("Screen", key="screen_stored_go", type="primary"):
         return None
-    with st.spinner(SPINNER):
+    with _progress() as progress:
         model = _model(home.database_url, run_id, home)
         with unit_of_work() as session:
             return screen_stored(
@@ -100,6 +125,7 @@ def _screen_stored(run_id: int) -> Screening | None:
                 model=model,
                 video_id=video_id,
                 overlay_dir=overlay_folder(home),
+                progress=progress,
             )
 
 

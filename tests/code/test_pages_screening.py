@@ -58,12 +58,13 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
     assert len(confidences) == 2 and all(0.0 <= c <= 1.0 for c in confidences)
     overlays = list((live_home.home / "screening").glob("*.mp4"))
     assert len(overlays) == 1 and overlays[0].stat().st_size > 0
+    assert not at.get("progress")  # the bar is gone once the result is shown
 
     at.file_uploader(key="screen_upload").set_value(
         ("scan.mp4", b"plain text, not a video", "video/mp4")
     ).run()
     at.button(key="screen_upload_go").click().run()
-    assert "not a video" in at.error[0].value
+    assert "not a video" in at.error[0].value and not at.get("progress")
 
     at.segmented_control(key="screen_source").set_value("A stored video").run()
     at.button(key="screen_stored_go").click().run()

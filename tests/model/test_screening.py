@@ -13,7 +13,15 @@ from sqlmodel import col, select
 from db.models import Prediction
 from db.session import session_scope
 from reviewer.cli import main
-from reviewer.screening import ScreeningError, load_run_model, screen_bytes, screen_stored
+from reviewer.run_uncertainty import PASSES
+from reviewer.screening import (
+    ScreeningError,
+    Stage,
+    load_run_model,
+    progress_state,
+    screen_bytes,
+    screen_stored,
+)
 from reviewer.settings import Settings, load_settings
 from reviewer.training import TrainConfig, train_model
 from reviewer.vocab import LusClass
@@ -80,3 +88,42 @@ def test_a_stored_video_screens_as_the_run_predicted_it_and_bad_input_is_refused
     tiny = load_settings(home=settings.home, max_upload_mb=1)
     with pytest.raises(ScreeningError, match="1 MB"):
         screen_bytes(model=model, settings=tiny, data=b"\0" * (2 << 20), name="big.mp4")
+
+
+def test_screening_reports_its_stages_in_order_and_the_reports_change_nothing(
+    phantom_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    with session_scope(phantom_engine) as session:
+        model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
+    data = _phantom_file(tmp_path).read_bytes()
+    quiet = screen_bytes(model=model, settings=settings, data=data, name="new.mp4")
+    calls: list[tuple[str, int, int]] = []
+    reported = screen_bytes(
+        model=model,
+        settings=settings,
+        data=data,
+        name="new.mp4",
+        overlay_dir=tmp_path / "overlays",
+        progress=lambda stage, step, total: calls.append((stage, step, total)),
+    )
+    stability = [(Stage.STABILITY, p, PASSES) for p in range(1, PASSES + 1)]
+    assert calls == [(Stage.PREPARING, 1, 1), (Stage.MODEL, 1, 1), *stability, (Stage.HEATMAP, 1, 1)]
+    assert reported.probabilities == pytest.approx(quiet.probabilities, abs=1e-6)
+    assert reported.confidence.epistemic == pytest.approx(quiet.confidence.epistemic, abs=1e-6)
+    assert reported.confidence.aleatoric == pytest.approx(quiet.confidence.aleatoric, abs=1e-6)
+    assert reported.predicted_class == quiet.predicted_class and reported.overlay_path is not None
+    bar = [progress_state(*call) for call in [(Stage.LOADING, 1, 1), *calls]]
+    fractions = [fraction for fraction, _ in bar]
+    assert fractions[0] == 0.0 and fractions == sorted(set(fractions)) and fractions[-1] < 1.0
+    assert bar[4][1] == f"{Stage.STABILITY.value} (2 of {PASSES})…"
+    failed: list[tuple[str, int, int]] = []
+    with pytest.raises(ScreeningError, match="not a video"):
+        screen_bytes(
+            model=model,
+            settings=settings,
+            data=b"plain text",
+            name="x.mp4",
+            progress=lambda *call: failed.append(call),
+        )
+    assert failed == [(Stage.PREPARING, 1, 1)]  # a refused file stops before the model runs
