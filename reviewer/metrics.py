@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypedDict
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,6 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 
 from reviewer.metrics_curves import (
     CLASS_METRICS,
-    Band,
     ClassCurves,
     FloatArray,
     OneVsRest,
@@ -27,11 +26,21 @@ from reviewer.metrics_curves import (
     class_metrics,
     curve_band,
 )
+from reviewer.metrics_types import (
+    LEVELS,
+    BandPair,
+    Confusion,
+    ConfusionStats,
+    Level,
+    LevelMetrics,
+    Matrix,
+    Report,
+    RunMetrics,
+    Stat,
+    Summary,
+)
 
-Level = Literal["frame", "video_mean", "video_vote"]
-LEVELS: tuple[Level, ...] = ("frame", "video_mean", "video_vote")
 IntArray = npt.NDArray[np.int64]
-Matrix = list[list[float | None]]
 
 
 class MetricsError(ValueError):
@@ -51,75 +60,6 @@ class FoldPredictions:
     y_true: IntArray
     proba: FloatArray
     video_ids: IntArray
-
-
-class Stat(TypedDict):
-    """Mean and sd over the folds that define a value; ``n`` says how many did."""
-
-    mean: float | None
-    sd: float | None
-    n: int
-
-
-class Confusion(TypedDict):
-    """Rows are true classes, columns predicted; normalised cells are None for empty rows/columns."""
-
-    absolute: list[list[int]]
-    by_true: Matrix
-    by_pred: Matrix
-
-
-class Report(TypedDict):
-    """All metrics of one set of predictions (a fold, or all folds pooled) at one level."""
-
-    n: int
-    accuracy: float
-    balanced_accuracy: float
-    support: dict[str, int]
-    per_class: dict[str, dict[str, float | None]]
-    undefined: dict[str, dict[str, str]]
-    confusion: Confusion
-    curves: dict[str, ClassCurves]
-
-
-class ConfusionStats(TypedDict):
-    """Normalised confusion matrices as mean +- sd over folds, cell by cell, as in the paper."""
-
-    by_true: list[list[Stat]]
-    by_pred: list[list[Stat]]
-
-
-class BandPair(TypedDict):
-    """Fold-averaged ROC and PR curves of one class."""
-
-    roc: Band | None
-    pr: Band | None
-
-
-class Summary(TypedDict):
-    """Mean +- sd over folds of every fold-level value."""
-
-    accuracy: Stat
-    balanced_accuracy: Stat
-    per_class: dict[str, dict[str, Stat]]
-    confusion: ConfusionStats
-    curves: dict[str, BandPair]
-
-
-class LevelMetrics(TypedDict):
-    """One level: each fold, everything pooled, and the summary over folds."""
-
-    folds: list[Report]
-    pooled: Report
-    summary: Summary
-
-
-class RunMetrics(TypedDict):
-    """What :func:`evaluate` returns and ``ModelRun.metrics`` stores."""
-
-    classes: list[str]
-    n_folds: int
-    levels: dict[Level, LevelMetrics]
 
 
 class _Scored(NamedTuple):

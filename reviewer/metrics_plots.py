@@ -14,8 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative
 
-from reviewer.metrics import LEVELS, Level, RunMetrics, Stat
 from reviewer.metrics_curves import CLASS_METRICS, CurveKind
+from reviewer.metrics_types import LEVELS, Level, RunMetrics, Stat
 from reviewer.vocab import LusClass
 
 Normalise = Literal["none", "true", "pred"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from reviewer.metrics import FoldPredictions, MetricsError, RunMetrics, evaluate
+from reviewer.metrics import FoldPredictions, MetricsError, evaluate
 from reviewer.metrics_curves import GRID, Curve, curve_band
 from reviewer.metrics_plots import (
     METRIC_LABELS,
@@ -19,6 +19,7 @@ from reviewer.metrics_plots import (
     pr_figure,
     roc_figure,
 )
+from reviewer.metrics_types import RunMetrics
 
 pytestmark = pytest.mark.filterwarnings("error")
 
