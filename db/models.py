@@ -40,6 +40,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _in(column: str, enum: type[StrEnum] | list[str], *, nullable: bool = False) -> CheckConstraint:
     allowed = enum if isinstance(enum, list) else values(enum)
     listed = ", ".join(f"'{v}'" for v in allowed)

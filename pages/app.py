@@ -40,6 +40,7 @@ PAGES = (
     PageSpec("models.py", "Models", ":material/model_training:", (A, R)),
     PageSpec("screening.py", "Screening", ":material/troubleshoot:", (A, N, R), "Data"),
     PageSpec("browse.py", "Data browser", ":material/video_library:", (A, N, R), "Data"),
+    PageSpec("account.py", "My account", ":material/manage_accounts:", (A, E, N, R), "Account"),
 )
 # Experts never see Models, Screening or the Data browser: predictions and labels would tell them
 # what the model thinks and what the videos they judge are.

@@ -19,6 +19,7 @@ from db.models import User
 from db.session import session_scope
 from reviewer.context import open_engine
 from reviewer.settings import Settings, load_settings
+from reviewer.users import is_active
 from reviewer.vocab import LusClass, Pattern, Probe, Role, TagSource, VideoSource
 
 if TYPE_CHECKING:  # annotations only: pages never talk SQL themselves
@@ -113,11 +114,18 @@ def require_role(*roles: Role) -> Viewer:
     """Stop the page unless someone is signed in with one of ``roles`` (any role if none given).
 
     Navigation already hides pages a role may not open; this guard is the second lock, so a page is
-    safe even if it is reached some other way. Administrators pass every guard.
+    safe even if it is reached some other way. Administrators pass every guard. The account is
+    re-read on every run, so deactivating someone ends the sessions they already have open.
     """
     current = viewer()
     if current is None:
         st.warning("Please sign in first.", icon=":material/lock:")
+        st.stop()
+    with unit_of_work() as session:
+        still_active = is_active(session=session, user_id=current.id)
+    if not still_active:
+        sign_out()
+        st.warning("This account has been deactivated; ask an administrator.", icon=":material/lock:")
         st.stop()
     if roles and current.role is not Role.ADMIN and current.role not in roles:
         st.error("Your role does not give access to this page.", icon=":material/block:")

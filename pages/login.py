@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
-from pages.common import APP_ICON, APP_TITLE, FORM_PX, sign_in, unit_of_work
-from reviewer.users import authenticate
+from pages.common import APP_ICON, APP_TITLE, FORM_PX, settings, sign_in, unit_of_work
+from reviewer.users import attempt_sign_in
 
 st.title(APP_TITLE, anchor=False)
 st.caption(
@@ -22,10 +24,17 @@ with st.form("login_form", border=True, width=FORM_PX):
     submitted = st.form_submit_button("Sign in", key="login_submit", type="primary", icon=APP_ICON)
 
 if submitted:
+    limits = settings()
     with unit_of_work() as session:
-        user = authenticate(session=session, username=username, password=password)
-    if user is None:
-        st.error("Unknown username or wrong password.", icon=":material/error:")
+        attempt = attempt_sign_in(
+            session=session,
+            username=username,
+            password=password,
+            max_failures=limits.login_max_failures,
+            lockout=timedelta(minutes=limits.login_lockout_minutes),
+        )
+    if attempt.user is None:
+        st.error(attempt.refusal, icon=":material/error:")
     else:
-        sign_in(user)
+        sign_in(attempt.user)
         st.rerun()

@@ -13,14 +13,14 @@ everyone, and the skipper is offered other items first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from db.models import ModelRun, RelabelItem, Video, VideoLabel, utcnow
+from db.models import ModelRun, RelabelItem, Video, VideoLabel, aware, utcnow
 from reviewer.annotation import change_label
 from reviewer.audit import record
 from reviewer.relabel_evidence import video_evidence
@@ -56,11 +56,6 @@ class QueueProgress:
     def open(self) -> int:
         """Items nobody has resolved yet."""
         return self.total - self.done
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def build_queue(

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Relabel queue: how long an item stays with the annotator who took it.
     relabel_claim_minutes: float = Field(default=15.0, gt=0, le=1440)
 
+    # Sign-in throttling: this many failed attempts on one username within the window lock it.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
+
     # SQLite robustness.
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 

@@ -8,10 +8,10 @@ import pytest
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from db.session import make_engine
+from db.session import make_engine, session_scope
 from pages.common import VIEWER_KEY, Viewer
 from reviewer.settings import Settings
-from reviewer.users import authenticate
+from reviewer.users import authenticate, list_users, set_active
 from reviewer.vocab import Role
 from tests.code import page_support
 from tests.code.page_support import PAGES, stock_template
@@ -200,3 +200,83 @@ def test_browser_warns_about_missing_files_instead_of_failing(home: Settings) ->
     assert any("is missing from the data folder" in warning for warning in warnings)
     assert "1 of 3 frame files are missing." in warnings
     assert at.expander[0].label == "Sampled frames (2)"
+
+
+def test_sign_in_page_locks_a_username_after_repeated_failures(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUSREVIEW_LOGIN_MAX_FAILURES", "2")
+    at = _signed_in("expert", "not the password")
+    at.button(key="login_submit").click().run()
+    assert [error.value for error in at.error] == ["Unknown username or wrong password."]
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="login_submit").click().run()
+    [locked] = [error.value for error in at.error]
+    assert locked.startswith("Too many failed attempts; try again in ") and locked.endswith(" minutes.")
+    assert VIEWER_KEY not in at.session_state
+
+
+def test_everyone_changes_their_own_password_on_my_account(home: Settings) -> None:
+    at = _signed_in("annotator").switch_page("account.py").run()
+    assert _titles(at) == ["My account"]
+    [form] = at.get("form")
+    assert form.proto.form.clear_on_submit  # the browser empties the fields: passwords never shown back
+    for current, new, repeat, message in [
+        (
+            "not the password",
+            "a fresh long password",
+            "a fresh long password",
+            "The current password is wrong.",
+        ),
+        (PASSWORD, "a fresh long password", "a fresh long passwort", "The two new passwords differ."),
+        (PASSWORD, "a fresh long password", "a fresh long password", None),
+    ]:
+        at.text_input(key="account_current").input(current)
+        at.text_input(key="account_new").input(new)
+        at.text_input(key="account_repeat").input(repeat)
+        at.button(key="account_submit").click().run()
+        assert [error.value for error in at.error] == ([message] if message else [])
+    assert at.success[0].value.startswith("Your password is changed")
+    at.sidebar.button(key="app_sign_out").click().run()
+    assert _titles(_signed_in("annotator", "a fresh long password")) == ["Labelling"]
+    assert VIEWER_KEY not in _signed_in("annotator").session_state
+
+
+def test_admin_resets_a_password_and_deactivates_an_account_but_not_their_own(home: Settings) -> None:
+    at = _signed_in("admin")
+    at.selectbox(key="admin_manage_username").select("expert")
+    at.text_input(key="admin_reset_password").input("handed over in person")
+    at.button(key="admin_reset_submit").click().run()
+    assert at.success[0].value == "Account **expert** has a new password."
+    at.selectbox(key="admin_manage_username").select("admin")
+    at.button(key="admin_deactivate").click().run()
+    assert [error.value for error in at.error] == ["You cannot deactivate your own account."]
+    at.selectbox(key="admin_manage_username").select("expert")
+    at.button(key="admin_deactivate").click().run()
+    assert at.success[0].value == "Account **expert** is deactivated."
+    table = at.dataframe[0].value
+    assert dict(zip(table["Username"], table["Active"], strict=True)) == {
+        "admin": True,
+        "annotator": True,
+        "expert": False,
+        "researcher": True,
+    }
+    assert [error.value for error in _signed_in("expert", "handed over in person").error] == [
+        "Unknown username or wrong password."
+    ]
+    at.selectbox(key="admin_manage_username").select("expert")
+    at.button(key="admin_reactivate").click().run()
+    assert at.success[0].value == "Account **expert** is active."
+    assert _titles(_signed_in("expert", "handed over in person")) == ["Your studies"]
+
+
+def test_deactivating_an_account_ends_the_sessions_it_already_has(home: Settings) -> None:
+    at = _signed_in("annotator")
+    assert _titles(at) == ["Labelling"]
+    with session_scope(make_engine(home.database_url)) as session:
+        ids = {user.username: int(user.id or 0) for user in list_users(session=session)}
+        set_active(session=session, user_id=ids["annotator"], active=False, actor_id=ids["admin"])
+    at.run()
+    [warning] = [warning.value for warning in at.warning]
+    assert warning == "This account has been deactivated; ask an administrator."
+    assert VIEWER_KEY not in at.session_state
