@@ -1,8 +1,13 @@
 """Class activation maps (Zhou et al. 2016) of the fold heads, and ensemble predictions.
 
 For a head with ``block5_conv3`` activations ``A`` (``h x w x 512``) and dense weights ``w``, the CAM
-of class ``c`` is ``sum_k w[k, c] * A_k``; its spatial mean plus the bias is exactly the class logit,
-so the map shows where the evidence for ``c`` lies. Heads run on cached or freshly computed trunk
+of class ``c`` is ``sum_k w[k, c] * A_k`` plus the class bias spread evenly over the map, so its
+spatial mean is exactly the class logit and the map shows where the evidence for ``c`` lies. The bias
+matters because heads are trained on standardised pooled activations (:mod:`model.heads`) and the
+standardisation's centring is folded into the bias: with it the map is the same whether the head is
+written folded or not (``sum_k w[k, c] (A_k - mean_k) / scale_k + b_c``), i.e. evidence relative to
+an average training frame; without it every map of a class would carry a constant offset. A uniform
+offset never moves a peak. Heads run on cached or freshly computed trunk
 features, so the CAMs of all 5 fold models cost one trunk pass plus 5 small convs.
 
 Compute (this module, raw or normalised arrays) is kept apart from display (upsampling here, colour
@@ -28,7 +33,7 @@ def activations(head: keras.Model, features: np.ndarray) -> np.ndarray:
 
 
 def cams(head: keras.Model, features: np.ndarray, class_index: int | np.ndarray) -> np.ndarray:
-    """Raw CAMs ``sum_k w[k, c] * A_k`` of one head.
+    """Raw CAMs ``sum_k w[k, c] * A_k + b_c`` of one head (see the module docstring for the bias).
 
     Args:
         head: A fold head from :mod:`model.heads`.
@@ -39,10 +44,10 @@ def cams(head: keras.Model, features: np.ndarray, class_index: int | np.ndarray)
     Returns:
         ``(N, h, w)`` float32 raw CAMs, in logit units (may be negative).
     """
-    kernel = keras.ops.convert_to_numpy(head.get_layer(DENSE).kernel).astype(np.float32)
-    weights = kernel[:, np.broadcast_to(class_index, (len(features),))].T  # (N, 512)
-    maps: np.ndarray = np.einsum("nhwk,nk->nhw", activations(head, features), weights)
-    return maps.astype(np.float32)
+    kernel, bias = (np.asarray(v, np.float32) for v in head.get_layer(DENSE).get_weights())
+    classes = np.broadcast_to(class_index, (len(features),))
+    maps: np.ndarray = np.einsum("nhwk,nk->nhw", activations(head, features), kernel[:, classes].T)
+    return (maps + bias[classes][:, None, None]).astype(np.float32)
 
 
 def normalise(maps: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model import cams as cam_lib
-from model.heads import build_head
+from model.heads import build_head, fold_standardisation
 
 from .conftest import randomise_dense
 
@@ -39,9 +39,9 @@ def test_cam_is_the_weighted_sum_of_conv_activations(heads: list[keras.Model], f
     head = heads[0]
     activations = manual_activations(head, features)
     np.testing.assert_allclose(cam_lib.activations(head, features), activations, rtol=1e-4, atol=1e-3)
-    w = head.get_layer("predictions").get_weights()[0]
+    w, b = head.get_layer("predictions").get_weights()
     for c in range(C):
-        expected = sum(w[k, c] * activations[..., k] for k in range(512))
+        expected = sum(w[k, c] * activations[..., k] for k in range(512)) + b[c]
         got = cam_lib.cams(head, features, c)
         assert got.dtype == np.float32 and got.shape == (N, H, W)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
@@ -50,10 +50,10 @@ def test_cam_is_the_weighted_sum_of_conv_activations(heads: list[keras.Model], f
     np.testing.assert_allclose(cam_lib.cams(head, features, per_frame), expected, rtol=1e-6)
 
 
-def test_cam_mean_plus_bias_is_the_logit(heads: list[keras.Model], features: np.ndarray) -> None:
+def test_cam_mean_is_the_logit(heads: list[keras.Model], features: np.ndarray) -> None:
     head = heads[1]
     maps = np.stack([cam_lib.cams(head, features, c) for c in range(C)], axis=-1)
-    logits = maps.mean(axis=(1, 2)) + head.get_layer("predictions").get_weights()[1]
+    logits = maps.mean(axis=(1, 2))
     softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(cam_lib.head_probabilities(head, features), softmax, rtol=1e-4, atol=1e-6)
 
@@ -96,3 +96,21 @@ def test_ensemble_and_video_probabilities(heads: list[keras.Model], features: np
     np.testing.assert_allclose(ensemble, np.mean(each, axis=0), rtol=1e-6)
     np.testing.assert_allclose(ensemble.sum(axis=1), 1, rtol=1e-5)
     np.testing.assert_allclose(cam_lib.video_probabilities(ensemble), ensemble.mean(axis=0), rtol=1e-6)
+
+
+def test_cams_do_not_depend_on_folding_the_standardisation(
+    heads: list[keras.Model], features: np.ndarray
+) -> None:
+    """A head trained on standardised activations has one CAM, written folded or not."""
+    head = heads[2]
+    activations = cam_lib.activations(head, features)
+    pooled = activations.mean(axis=(1, 2))
+    mean, scale = pooled.mean(axis=0), pooled.std(axis=0) + 0.5
+    dense = head.get_layer("predictions")
+    w, b = dense.get_weights()
+    unfolded = np.einsum("nhwk,k->nhw", (activations - mean) / scale, w[:, 1]) + b[1]
+    fold_standardisation(dense, mean, scale)
+    try:
+        np.testing.assert_allclose(cam_lib.cams(head, features, 1), unfolded, rtol=1e-4, atol=1e-3)
+    finally:
+        dense.set_weights([w, b])
