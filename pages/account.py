@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import FORM_PX, ROLE_NAMES, plain, require_role, unit_of_work
+from pages.common import FORM_PX, ROLE_NAMES, plain, require_role, sign_in, unit_of_work
 from reviewer.users import UserError, change_password
 
 me = require_role()
@@ -28,8 +28,12 @@ if submitted:
         if new != repeat:
             raise UserError("The two new passwords differ.")
         with unit_of_work() as session:
-            change_password(session=session, user_id=me.id, current=current, new=new)
+            sign_in(change_password(session=session, user_id=me.id, current=current, new=new))
     except UserError as exc:
         st.error(str(exc), icon=":material/error:")
     else:
-        st.success("Your password is changed; use the new one next time you sign in.", icon=":material/key:")
+        st.success(
+            "Your password is changed; use the new one next time you sign in. "
+            "Your other signed-in browsers are signed out.",
+            icon=":material/key:",
+        )

@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from db.models import User
-from db.session import session_scope
+from db.session import read_scope, session_scope
 from reviewer.context import open_engine
 from reviewer.settings import Settings, load_settings
-from reviewer.users import is_active
+from reviewer.users import credential, session_is_current
 from reviewer.vocab import LusClass, Pattern, Probe, Role, TagSource, VideoSource
 
 if TYPE_CHECKING:  # annotations only: pages never talk SQL themselves
-    from db.session import Engine, Session
+    from db.session import Engine, Session, read_scope
 
 APP_TITLE = "LUS review"
 APP_ICON = ":material/pulmonology:"
 VIEWER_KEY = "auth_viewer"
+SESSION_ENDED = "Your account was deactivated or its password changed; please sign in again."
 THUMBNAIL_PX = 112  # half the 224-pixel model input: large enough to see B-lines, small enough to scan
 FORM_PX = 440  # short forms read better narrow than stretched across a wide screen
 
@@ -60,13 +61,20 @@ class Viewer:
     username: str
     display_name: str
     role: Role
+    credential: str
 
     @classmethod
     def of(cls, user: User) -> Viewer:
         """Snapshot an authenticated user row."""
         if user.id is None:
             raise ValueError("only stored users can sign in")
-        return cls(id=user.id, username=user.username, display_name=user.display_name, role=Role(user.role))
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=Role(user.role),
+            credential=credential(user),
+        )
 
 
 def settings() -> Settings:
@@ -110,22 +118,39 @@ def viewer() -> Viewer | None:
     return current if isinstance(current, Viewer) else None
 
 
+def still_signed_in(current: Viewer) -> bool:
+    """Re-read the account: a deactivation or password change since sign-in ends this session.
+
+    Called by :func:`require_role` on every page run and by fragments before they write, since a
+    fragment's rerun skips the page's guard. A read-only transaction: it never waits for writers.
+    """
+    with read_scope(engine()) as session:
+        current_ok = session_is_current(session=session, user_id=current.id, fingerprint=current.credential)
+    if not current_ok:
+        sign_out()
+        st.warning(SESSION_ENDED, icon=":material/lock:")
+    return current_ok
+
+
+def fragment_guard(current: Viewer | None) -> None:
+    """Fragments rerun without their page's guard: re-check the account, and redraw the whole app
+    (which then asks to sign in) if the session has ended since."""
+    if current is None or not still_signed_in(current):
+        st.rerun(scope="app")
+
+
 def require_role(*roles: Role) -> Viewer:
     """Stop the page unless someone is signed in with one of ``roles`` (any role if none given).
 
     Navigation already hides pages a role may not open; this guard is the second lock, so a page is
     safe even if it is reached some other way. Administrators pass every guard. The account is
-    re-read on every run, so deactivating someone ends the sessions they already have open.
+    re-read on every run (:func:`still_signed_in`).
     """
     current = viewer()
     if current is None:
         st.warning("Please sign in first.", icon=":material/lock:")
         st.stop()
-    with unit_of_work() as session:
-        still_active = is_active(session=session, user_id=current.id)
-    if not still_active:
-        sign_out()
-        st.warning("This account has been deactivated; ask an administrator.", icon=":material/lock:")
+    if not still_signed_in(current):
         st.stop()
     if roles and current.role is not Role.ADMIN and current.role not in roles:
         st.error("Your role does not give access to this page.", icon=":material/block:")

@@ -16,11 +16,13 @@ from pages.common import (
     Viewer,
     class_name,
     engine,
+    fragment_guard,
     plain,
     require_role,
     settings,
     unit_of_work,
 )
+from pages.common import viewer as signed_in
 from reviewer.metrics_plots import (
     LEVEL_LABELS,
     class_table,
@@ -120,6 +122,7 @@ def _start(config: TrainConfig, viewer: Viewer) -> None:
 @st.fragment(run_every=POLL_SECONDS)
 def _live_progress(viewer: Viewer) -> None:
     """Poll the runs in training; when one ends, redraw the page so the table shows its result."""
+    fragment_guard(viewer)
     with unit_of_work() as session:
         running = list_runs(session=session, status=RunStatus.RUNNING)
     was = st.session_state.get(WATCHING_KEY, [])
@@ -221,6 +224,7 @@ def _training(metrics: Any) -> None:
 @st.fragment(run_every=POLL_SECONDS)
 def _cams(run_id: int) -> None:
     """CAM job of the chosen run: a button for administrators, then its progress."""
+    fragment_guard(signed_in())
     job = cam_job(run_id)
     if job is not None and not job.finished:
         st.progress(

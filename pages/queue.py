@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from pages.common import Viewer, engine, require_role, settings, unit_of_work
+from pages.common import Viewer, engine, fragment_guard, require_role, settings, unit_of_work
 from pages.queue_item import REFUSAL_KEY, show_item
 from reviewer.relabel_queue import QueueError, QueueProgress, build_queue, next_item, queue_progress
 from reviewer.relabel_strategies import Strategy
@@ -74,6 +74,7 @@ def _retrain(run_id: int, viewer: Viewer) -> None:
 
 def _training_status(strategy: Strategy, viewer: Viewer) -> None:
     """Poll the retraining run; when it is done, rank its queue and switch the page to it."""
+    fragment_guard(viewer)
     run_id = st.session_state[TRAINING_KEY]
     with unit_of_work() as session:
         state = run_state(session=session, run_id=run_id)

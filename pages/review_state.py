@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.common import unit_of_work, viewer
+from pages.common import still_signed_in, unit_of_work, viewer
 from reviewer.review import AnswerForm, FormError, ReviewError, ReviewItem, StaleAnswerError, save_answer
 
 CURRENT = "review_current"
@@ -154,7 +154,7 @@ def widget_changed(shown: tuple[int, int], name: str) -> None:
 def save(*, complete: bool) -> bool:
     """Store the draft (as complete if asked); on refusal keep the reason for the page to show."""
     loaded, user = current(), viewer()
-    if user is None:
+    if user is None or not still_signed_in(user):  # a callback: the page's guard has not run
         return False
     now = time.monotonic()
     form = dataclasses.replace(loaded.draft, seconds_spent=round(min(now - loaded.clock, IDLE_AFTER_S), 1))

@@ -10,11 +10,12 @@ throttled, answered and timed like real ones, so the sign-in page never reveals 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 import bcrypt
 from sqlmodel import Session, col, select
@@ -28,8 +29,12 @@ AUDITED_NAME = 64  # the longest valid username: longer input names no account, 
 MIN_PASSWORD = 8
 LOGIN_OK, LOGIN_FAILED, LOGIN_REFUSED = "login.ok", "login.failed", "login.refused"
 PASSWORD_RESET = "user.password_reset"
-LOCK_ACTIONS = (LOGIN_OK, LOGIN_FAILED, PASSWORD_RESET)
-"""The audit actions that decide a lock: failures add to it, a success or a reset clears it."""
+LOCK_ACTIONS = (LOGIN_OK, LOGIN_FAILED, LOGIN_REFUSED, PASSWORD_RESET)
+"""The audit actions that decide a lock: failures add to it, a success or a reset clears it, and a
+refusal says the lock is already on record (so a client hammering a locked name adds no rows)."""
+DECOY_HASH = "$2b$12$Msq426Ons1u2ylJ97V6iaejKb/o6MdjYKIIrKceLcEmY412uD74Pa"
+"""bcrypt of a throw-away word at the default cost 12, checked for unknown names: they take as long as
+real ones, from the first attempt on (a hash made on demand would make that one slower)."""
 WRONG_CREDENTIALS = "Unknown username or wrong password."
 
 
@@ -53,12 +58,6 @@ def _hash(password: str) -> str:
 
 def _matches(password: str, hashed: str) -> bool:
     return bcrypt.checkpw(password.encode("utf-8"), hashed.encode("ascii"))
-
-
-@cache
-def _decoy_hash() -> str:
-    # Same cost as real hashes, so checking an unknown name takes as long as checking a real one.
-    return bcrypt.hashpw(b"decoy", bcrypt.gensalt()).decode("ascii")
 
 
 def create_user(
@@ -111,31 +110,36 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     """
     user = session.exec(select(User).where(User.username == username.strip().lower())).first()
     if user is None or not user.active:
-        _matches(password, _decoy_hash())
+        _matches(password, DECOY_HASH)
         return None
     return user if _matches(password, user.password_hash) else None
 
 
 def _retry_after(
     *, session: Session, name: str, max_failures: int, lockout: timedelta, now: datetime
-) -> timedelta | None:
-    """How long ``name`` must still wait before its next attempt, or None if it may try now."""
+) -> tuple[timedelta | None, bool]:
+    """How long ``name`` must still wait (None: it may try now), and whether that lock is on record."""
     rows = session.exec(
         select(AuditLog.at, AuditLog.action, AuditLog.detail)
         .where(col(AuditLog.action).in_(LOCK_ACTIONS), col(AuditLog.at) >= now - lockout)
         .order_by(col(AuditLog.at), col(AuditLog.id))
     ).all()
     failures: list[datetime] = []
+    refused = False
     for at, action, detail in rows:
         if detail.get("username") != name:
             continue
-        if action != LOGIN_FAILED:  # a success, or an administrator's reset, lifts the lock
-            failures.clear()
-        else:
+        if action == LOGIN_FAILED:
             failures.append(aware(at))
+        elif action == LOGIN_REFUSED:
+            refused = True
+            continue
+        else:  # a success, or an administrator's reset, lifts the lock
+            failures.clear()
+        refused = False
     if len(failures) < max_failures:
-        return None
-    return failures[len(failures) - max_failures] + lockout - now  # when enough failures have aged out
+        return None, refused
+    return failures[len(failures) - max_failures] + lockout - now, refused  # when failures age out
 
 
 def attempt_sign_in(
@@ -150,14 +154,18 @@ def attempt_sign_in(
     """Check one sign-in attempt, refusing without looking at the password while the name is locked.
 
     Locking a name, not an address, stops password guessing on one account even from many machines;
-    the lock lifts by itself when the failures age out of ``lockout``. Refused attempts are audited but
-    not counted, so a locked user is told truthfully when to try again. The password is never logged.
+    the lock lifts by itself when the failures age out of ``lockout``. The first refused attempt of a
+    lock is audited; refusals are not counted, so a locked user is told truthfully when to try again.
+    The password is never logged.
     """
     moment = now or utcnow()
     name = username.strip().lower()[:AUDITED_NAME]
-    wait = _retry_after(session=session, name=name, max_failures=max_failures, lockout=lockout, now=moment)
+    wait, on_record = _retry_after(
+        session=session, name=name, max_failures=max_failures, lockout=lockout, now=moment
+    )
     if wait is not None:
-        _log_attempt(session, LOGIN_REFUSED, name, None, moment)
+        if not on_record:
+            _log_attempt(session, LOGIN_REFUSED, name, None, moment)
         minutes = max(1, math.ceil(wait / timedelta(minutes=1)))
         return SignIn(None, f"Too many failed attempts; try again in {minutes} minute{'s' * (minutes != 1)}.")
     user = authenticate(session=session, username=username, password=password)
@@ -170,8 +178,11 @@ def _log_attempt(session: Session, action: str, name: str, user: User | None, at
     record(session=session, action=action, entity="user", entity_id=uid, user_id=uid, username=name).at = at
 
 
-def change_password(*, session: Session, user_id: int, current: str, new: str) -> None:
-    """Let signed-in users replace their own password; the current one proves it is them at the screen."""
+def change_password(*, session: Session, user_id: int, current: str, new: str) -> User:
+    """Let signed-in users replace their own password; the current one proves it is them at the screen.
+
+    Returns the updated account, so the caller can renew its own session's :func:`credential`.
+    """
     user = session.get(User, user_id)
     if user is None or not user.active or not _matches(current, user.password_hash):
         raise UserError("The current password is wrong.")
@@ -180,6 +191,7 @@ def change_password(*, session: Session, user_id: int, current: str, new: str) -
     user.password_hash = _hash(new)
     session.add(user)
     record(session=session, action="user.password", entity="user", entity_id=user.id, user_id=user.id)
+    return user
 
 
 def _account(session: Session, user_id: int) -> User:
@@ -215,10 +227,23 @@ def set_active(*, session: Session, user_id: int, active: bool, actor_id: int) -
     return user
 
 
-def is_active(*, session: Session, user_id: int) -> bool:
-    """Whether an account may still act: pages ask on every run, so a deactivation ends open sessions."""
+def credential(user: User) -> str:
+    """A fingerprint of the account's password hash, kept in a browser session at sign-in.
+
+    Comparing it on every page run ends other open sessions when the password changes (a reset
+    after a suspected compromise must lock the intruder out), without keeping the hash itself in
+    session state.
+    """
+    return hashlib.sha256(user.password_hash.encode("ascii")).hexdigest()[:32]
+
+
+def session_is_current(*, session: Session, user_id: int, fingerprint: str) -> bool:
+    """Whether a browser session may still act: the account exists, is active and has the same password.
+
+    Pages ask on every run, so a deactivation or a password change ends sessions already open.
+    """
     user = session.get(User, user_id)
-    return user is not None and user.active
+    return user is not None and user.active and hmac.compare_digest(credential(user), fingerprint)
 
 
 def list_users(*, session: Session, role: Role | None = None) -> list[User]:

@@ -6,6 +6,7 @@ use them (``stocked = page_support.stocked``), so the slow stocking runs once pe
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,10 +77,27 @@ def db(home: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
+def viewer_of(user_id: int, role: Role | None = None) -> Viewer:
+    """What a real sign-in of this stored user puts in the session (its credential included).
+
+    The database is the one the pages find (``LUSREVIEW_HOME``). ``role`` overrides the stored role,
+    for tests of the second lock (a page reached by a role navigation would not offer it).
+    """
+    engine = make_engine(load_settings().database_url)
+    try:
+        with Session(engine) as session:
+            viewer = Viewer.of(session.get_one(User, user_id))
+    finally:
+        engine.dispose()
+    return viewer if role is None else dataclasses.replace(viewer, role=role)
+
+
 def open_page(script: str, user_id: int, username: str, role: Role) -> AppTest:
     """A page run once for a signed-in user (no sign-in form: the viewer is put in the session)."""
     at = AppTest.from_file(str(PAGES / script), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username=username, display_name=username, role=role)
+    viewer = viewer_of(user_id, role)
+    assert viewer.username == username, "open_page: user id and name disagree"
+    at.session_state[VIEWER_KEY] = viewer
     return at.run()
 
 

@@ -9,12 +9,12 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from db.session import make_engine, session_scope
-from pages.common import VIEWER_KEY, Viewer
+from pages.common import SESSION_ENDED, VIEWER_KEY
 from reviewer.settings import Settings
 from reviewer.users import authenticate, list_users, set_active
 from reviewer.vocab import Role
 from tests.code import page_support
-from tests.code.page_support import PAGES, stock_template
+from tests.code.page_support import PAGES, stock_template, viewer_of
 from tests.code.stock import PASSWORD
 
 TIMEOUT_S = 60  # first runs import SQLAlchemy, Alembic and bcrypt; generous so slow CI never flakes
@@ -77,7 +77,7 @@ def test_expert_navigation_offers_nothing_that_could_unblind(home: Settings, pag
 
 def test_admin_page_guard_stops_other_roles_even_if_reached_directly(home: Settings) -> None:
     at = _app("admin.py")
-    at.session_state[VIEWER_KEY] = Viewer(id=2, username="expert", display_name="expert", role=Role.EXPERT)
+    at.session_state[VIEWER_KEY] = viewer_of(2)
     at.run()
     assert [error.value for error in at.error] == ["Your role does not give access to this page."]
     assert not at.title
@@ -166,7 +166,7 @@ def test_browser_text_search_is_case_insensitive(home: Settings) -> None:
 
 def test_browser_refuses_experts_even_if_reached_directly(home: Settings) -> None:
     at = _app("browse.py")
-    at.session_state[VIEWER_KEY] = Viewer(id=2, username="expert", display_name="expert", role=Role.EXPERT)
+    at.session_state[VIEWER_KEY] = viewer_of(2)
     at.run()
     assert [error.value for error in at.error] == ["Your role does not give access to this page."]
     assert not at.dataframe
@@ -277,6 +277,5 @@ def test_deactivating_an_account_ends_the_sessions_it_already_has(home: Settings
         ids = {user.username: int(user.id or 0) for user in list_users(session=session)}
         set_active(session=session, user_id=ids["annotator"], active=False, actor_id=ids["admin"])
     at.run()
-    [warning] = [warning.value for warning in at.warning]
-    assert warning == "This account has been deactivated; ask an administrator."
+    assert [warning.value for warning in at.warning] == [SESSION_ENDED]
     assert VIEWER_KEY not in at.session_state

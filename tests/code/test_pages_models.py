@@ -12,11 +12,12 @@ from streamlit.testing.v1 import AppTest
 
 from db.models import ModelRun, User
 from db.session import session_scope
-from pages.common import VIEWER_KEY, Viewer
+from pages.common import VIEWER_KEY
 from reviewer.metrics import FoldPredictions, evaluate
 from reviewer.run_jobs import wait_for
 from reviewer.settings import Settings
 from reviewer.vocab import LusClass, Role
+from tests.code.page_support import viewer_of
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "models.py"
 TIMEOUT_S = 60  # first runs import SQLAlchemy, Alembic, pandas and plotly
@@ -59,7 +60,7 @@ def world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -
 def _page(role: Role) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
     user_id = [Role.ADMIN, Role.RESEARCHER].index(role) + 1
-    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username=role.value, display_name=role.value, role=role)
+    at.session_state[VIEWER_KEY] = viewer_of(user_id, role)
     return at.run()
 
 

@@ -13,11 +13,12 @@ from streamlit.testing.v1.element_tree import Button
 
 from db.models import AuditLog, CamAsset, ModelRun, Prediction, RelabelItem, Video, VideoLabel
 from db.session import session_scope
-from pages.common import VIEWER_KEY, Viewer
+from pages.common import VIEWER_KEY
 from reviewer.relabel_strategies import Strategy
 from reviewer.settings import Settings
 from reviewer.users import create_user
 from reviewer.vocab import LusClass, Role
+from tests.code.page_support import viewer_of
 from tests.code.stock import add_video, write_mp4
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "queue.py"
@@ -98,9 +99,7 @@ def world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -
 
 def page(user_id: int, username: str) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(
-        id=user_id, username=username, display_name=username, role=Role.ANNOTATOR
-    )
+    at.session_state[VIEWER_KEY] = viewer_of(user_id, Role.ANNOTATOR)
     return at.run()
 
 

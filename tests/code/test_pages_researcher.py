@@ -9,10 +9,11 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from db.session import session_scope
-from pages.common import VIEWER_KEY, Viewer
+from pages.common import VIEWER_KEY
 from reviewer.settings import Settings
 from reviewer.study_setup import close_study
 from reviewer.vocab import Role
+from tests.code.page_support import viewer_of
 from tests.code.stock_stats import StatsWorld, admin_expert_study, answered_study
 
 APP = Path(__file__).resolve().parents[2] / "pages" / "app.py"
@@ -29,7 +30,7 @@ def home(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def page(user_id: int, role: Role) -> AppTest:
     """The statistics page as the app's navigation opens it for a signed-in user."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username=role.value, display_name=role.value, role=role)
+    at.session_state[VIEWER_KEY] = viewer_of(user_id, role)
     return at.switch_page("researcher.py").run()
 
 

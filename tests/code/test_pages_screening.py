@@ -8,11 +8,15 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from pages.common import VIEWER_KEY, Viewer
+from db.session import session_scope
+from pages.common import VIEWER_KEY
 from reviewer.settings import Settings
 from reviewer.training import TrainConfig, train_model
+from reviewer.users import create_user
 from reviewer.vocab import LusClass, Role
 from seed_data.phantom import render_phantom, write_video
+from tests.code.page_support import viewer_of
+from tests.code.stock import PASSWORD
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "screening.py"
 TIMEOUT_S = 300  # the first screening imports TensorFlow and builds a VGG16
@@ -27,9 +31,13 @@ def live_home(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings
 
 
-def _page(role: Role) -> AppTest:
+def _page(engine: Engine, role: Role) -> AppTest:
+    """The page for a new signed-in user of ``role``."""
+    with session_scope(engine) as session:
+        user = create_user(session=session, username=f"screen-{role.value}", password=PASSWORD, role=role)
+        user_id = int(user.id or 0)
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=1, username="u", display_name="U", role=role)
+    at.session_state[VIEWER_KEY] = viewer_of(user_id)
     return at.run()
 
 
@@ -45,7 +53,7 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
     video = write_video(
         render_phantom(LusClass.HEALTHY, 13_579, size=128, seconds=1.0, fps=9.0), tmp_path / "a.mp4"
     )
-    at = _page(Role.ANNOTATOR)
+    at = _page(phantom_engine, Role.ANNOTATOR)
     assert not at.exception
     assert "not a diagnosis" in at.warning[0].value
     assert at.button(key="screen_upload_go").disabled  # nothing to screen yet
@@ -73,12 +81,12 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
 
 
 def test_experts_never_screen(engine: Engine, live_home: Settings) -> None:
-    at = _page(Role.EXPERT)
+    at = _page(engine, Role.EXPERT)
     assert "does not give access" in at.error[0].value
     assert not at.get("file_uploader")
 
 
 def test_without_a_finished_run_the_page_says_what_to_do(engine: Engine, live_home: Settings) -> None:
-    at = _page(Role.RESEARCHER)
+    at = _page(engine, Role.RESEARCHER)
     assert "not a diagnosis" in at.warning[0].value
     assert "train one on the Models page" in at.info[0].value
