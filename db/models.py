@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from reviewer.vocab import (
@@ -281,6 +281,7 @@ class Study(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=128)
+    description: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     run_id: int = Field(foreign_key="model_runs.id")
     state: str = Field(default=StudyState.DRAFT.value, max_length=16)
     reference_expert_id: int | None = Field(default=None, foreign_key="users.id")

@@ -15,11 +15,13 @@ from pages.review_player import show_player
 from pages.review_state import POSITION, STUDY, forget, keep_time, load, move
 from reviewer.review import ReviewError, expert_studies, item_states, next_position, review_item
 from reviewer.review_media import player_media
+from reviewer.study_description import expert_descriptions
 from reviewer.vocab import Role
 
 STUDY_PARAM = "study"
 STATE_MARKS = {True: "finished", False: "draft", None: "not started"}
 HEADER_COLUMNS = (3, 1)  # title and progress wide, the jump list narrow
+INSTRUCTIONS = "Instructions for this study"
 
 
 def _open(study_id: int) -> None:
@@ -50,6 +52,7 @@ def _study_list(user: Viewer) -> None:
     st.title("Your studies", anchor=False)
     with unit_of_work() as session:
         studies = expert_studies(session=session, expert_id=user.id)
+        descriptions = expert_descriptions(session=session, expert_id=user.id)
     if not studies:
         st.info(
             "No studies are assigned to you yet. When an administrator opens a study that lists you, it "
@@ -61,6 +64,7 @@ def _study_list(user: Viewer) -> None:
     for study in studies:
         with st.container(border=True):
             st.subheader(plain(study.name), anchor=False)
+            _describe(descriptions.get(study.study_id, ""))
             st.progress(study.done / study.total if study.total else 1.0, text=f"{study.label} answered")
             verb = "Start" if study.done == 0 else "Resume" if study.done < study.total else "Review answers"
             st.button(
@@ -72,6 +76,12 @@ def _study_list(user: Viewer) -> None:
             )
 
 
+def _describe(description: str) -> None:
+    """The administrator's instructions, as typed: ``st.text`` parses neither Markdown nor HTML."""
+    if description:
+        st.text(description, width="stretch")
+
+
 def _review(user: Viewer, study_id: int) -> None:
     try:
         with unit_of_work() as session:
@@ -81,6 +91,7 @@ def _review(user: Viewer, study_id: int) -> None:
             item = review_item(session=session, study_id=study_id, expert_id=user.id, position=position)
             states = item_states(session=session, study_id=study_id, expert_id=user.id)
             names = {s.study_id: s.name for s in expert_studies(session=session, expert_id=user.id)}
+            description = expert_descriptions(session=session, expert_id=user.id).get(study_id, "")
             media = player_media(session=session, settings=settings(), item=item)
     except ReviewError as error:
         st.title("Your studies", anchor=False)
@@ -90,6 +101,9 @@ def _review(user: Viewer, study_id: int) -> None:
     st.session_state[POSITION] = position
     load(item)
     _header((study_id, position), names.get(study_id, ""), states)
+    if description:  # long instructions can be folded away while judging
+        with st.expander(INSTRUCTIONS, expanded=True, icon=":material/info:"):
+            _describe(description)
     show_player(media)
     answer_form()
     add_keys()

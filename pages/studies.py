@@ -12,9 +12,9 @@ from dataclasses import asdict
 import streamlit as st
 
 from pages.common import plain, require_role, unit_of_work
-from pages.study_form import DATE_FORMAT, new_study_form
+from pages.study_form import DATE_FORMAT, DESCRIPTION_HELP, DESCRIPTION_LABEL, new_study_form
 from reviewer.study_admin import StudySummary, balance_report, list_studies
-from reviewer.study_setup import StudyError, close_study, open_study
+from reviewer.study_setup import MAX_DESCRIPTION, StudyError, close_study, open_study, set_description
 from reviewer.study_unblind import key_csv, key_rows
 from reviewer.vocab import Role, StudyState
 
@@ -129,6 +129,28 @@ def _actions(study: StudySummary) -> None:
             _done(f"Study **{plain(study.name)}** {done}.", study.id)
 
 
+def _description(study: StudySummary) -> None:
+    """The experts' instructions: editable while draft or open, then kept as they were answered under."""
+    if study.state == StudyState.CLOSED:
+        if study.description:
+            st.text(study.description)
+        return
+    key = f"studies_description_{study.id}"
+    text = st.text_area(
+        DESCRIPTION_LABEL, study.description, max_chars=MAX_DESCRIPTION, help=DESCRIPTION_HELP, key=key
+    )
+    if not st.button("Save description", key="studies_description_save"):
+        return
+    try:
+        with unit_of_work() as session:
+            set_description(session=session, study_id=study.id, description=text, actor_id=admin.id)
+    except StudyError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.session_state.pop(key, None)  # show the stored (stripped) text
+        _done(f"Description of **{plain(study.name)}** saved.", study.id)
+
+
 def _key(study: StudySummary) -> None:
     st.subheader("Key", anchor=False)
     with unit_of_work() as session:
@@ -150,6 +172,7 @@ def _details(study: StudySummary) -> None:
         f"{STATE_NAMES[StudyState(study.state)]} · run {study.run_id} · reference expert {reference} · "
         f"re-read share {study.reread_share:.0%} · washout {study.washout} · seed {study.seed}"
     )
+    _description(study)
     _progress(study)
     if study.state != StudyState.CLOSED and any(e.expert_id == admin.id for e in study.experts):
         st.caption(

@@ -13,6 +13,7 @@ from pages.common import class_name, unit_of_work
 from reviewer.study_admin import RunChoice, run_videos, study_runs
 from reviewer.study_setup import (
     DEFAULT_WASHOUT,
+    MAX_DESCRIPTION,
     MAX_REREAD_SHARE,
     MAX_SEED,
     MAX_WASHOUT,
@@ -31,6 +32,10 @@ SELECTIONS = {
     "all": "All videos with both heatmaps",
     "picked": "Hand-picked",
 }
+
+
+DESCRIPTION_LABEL = "Description for the experts"
+DESCRIPTION_HELP = "Instructions shown above the study to its experts, as plain text; editable until closing"
 
 
 class Created(NamedTuple):
@@ -92,10 +97,19 @@ def _options(runs: dict[int, RunChoice], experts: dict[int | None, str]) -> dict
         label = {r: _label(run) for r, run in runs.items()}
         run_id = st.selectbox("Model run", list(runs), format_func=label.__getitem__, key="studies_run")
         name = st.text_input("Study name", key="studies_name")
+        description = st.text_area(
+            DESCRIPTION_LABEL, max_chars=MAX_DESCRIPTION, help=DESCRIPTION_HELP, key="studies_description"
+        )
         selection = _video_choice(run_id)
     with who:
         readers = _readers(experts)
-    return {"name": name, "run_id": run_id, "video_selection": selection, **readers}
+    return {
+        "name": name,
+        "description": description,
+        "run_id": run_id,
+        "video_selection": selection,
+        **readers,
+    }
 
 
 def _readers(experts: dict[int | None, str]) -> dict[str, Any]:

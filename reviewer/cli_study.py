@@ -54,6 +54,7 @@ def _create(args: argparse.Namespace, session: Session) -> dict[str, Any]:
         reference_expert_id=reference,
         video_selection=_selection(args.videos),
         actor_id=None,
+        description=args.description or "",
         **{k: v for k in ("reread_share", "washout", "seed") if (v := getattr(args, k)) is not None},
     )
     balance = balance_report(session=session, study_id=row_id(study))
@@ -137,3 +138,4 @@ def register(add: AddCommand) -> None:
     p.add_argument("--reread-share", type=float, help="create: share shown again, 0 (default) to 0.5")
     p.add_argument("--washout", type=int, help="create: least other items before a re-read (default 5)")
     p.add_argument("--seed", type=int, help="create: seed of the orders and sides (default 0)")
+    p.add_argument("--description", help="create: instructions shown to the experts above the study")

@@ -48,11 +48,31 @@ class DemoStudyPlan:
     seed: int
     reread_share: float
     simulate: bool
+    description: str
 
 
 PLANS = (
-    DemoStudyPlan(OPEN_STUDY, seed=1, reread_share=0.1, simulate=False),
-    DemoStudyPlan(SIMULATED_STUDY, seed=2, reread_share=0.2, simulate=True),
+    DemoStudyPlan(
+        OPEN_STUDY,
+        seed=1,
+        reread_share=0.1,
+        simulate=False,
+        description=(
+            "A demonstration study. For each video, judge the two heatmaps side by side: score each one, "
+            "say which you prefer and answer the questions about the video. Your answers are saved as you "
+            "go, so you can stop and resume at any time."
+        ),
+    ),
+    DemoStudyPlan(
+        SIMULATED_STUDY,
+        seed=2,
+        reread_share=0.2,
+        simulate=True,
+        description=(
+            "A demonstration study whose answers are simulated: no person gave them. A seeded generator "
+            "answered every video for both demo experts, so that the statistics have numbers at once."
+        ),
+    ),
 )
 
 
@@ -83,6 +103,7 @@ def _make_study(*, session: Session, settings: Settings, run_id: int, plan: Demo
             video_selection="correct" if len(correct) >= MIN_CORRECT else "all",  # a quick model errs
             reread_share=reread_share,
             seed=plan.seed,
+            description=plan.description,
             actor_id=None,
         )
 

@@ -61,6 +61,7 @@ class StudySummary:
 
     id: int
     name: str
+    description: str
     state: str
     run_id: int
     seed: int

@@ -7,7 +7,8 @@ generator seeded by (study seed, expert id): the same inputs always give the sam
 
 This module creates studies and is the one place other code imports study services from: planning
 (:mod:`reviewer.study_plan`), video choice (:mod:`reviewer.study_videos`), states and the key
-(:mod:`reviewer.study_states`) and the admin overview (:mod:`reviewer.study_admin`) live beside it.
+(:mod:`reviewer.study_states`), the experts' instructions (:mod:`reviewer.study_description`) and the
+admin overview (:mod:`reviewer.study_admin`) live beside it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from reviewer.audit import record
 from reviewer.stats_data import other_kind
 from reviewer.study_admin import BalanceRow, balance_report
 from reviewer.study_base import KINDS, MAX_SEED, StudyError, id_list, require_admin, row_id
+from reviewer.study_description import MAX_DESCRIPTION, clean_description, set_description
 from reviewer.study_plan import PlannedItem, plan_items
 from reviewer.study_states import KeyEntry, close_study, open_study, study_key
 from reviewer.study_videos import CamPair, VideoSelection, cam_pairs, is_blind, select_videos
@@ -32,6 +34,7 @@ from reviewer.vocab import Role, RunStatus
 
 __all__ = [
     "KINDS",
+    "MAX_DESCRIPTION",
     "MAX_SEED",
     "BalanceRow",
     "KeyEntry",
@@ -44,6 +47,7 @@ __all__ = [
     "open_study",
     "plan_items",
     "row_id",
+    "set_description",
     "study_key",
 ]
 
@@ -64,6 +68,7 @@ def create_study(
     reread_share: float = 0.0,
     washout: int = DEFAULT_WASHOUT,
     seed: int = 0,
+    description: str = "",
     actor_id: int | None,
 ) -> Study:
     """Create a draft study with every expert's shuffled, counterbalanced list.
@@ -81,11 +86,14 @@ def create_study(
         reread_share: Share of videos shown a second time near the end (0 to 0.5).
         washout: Least number of other items between a video and its re-read.
         seed: Seeds every expert's generator together with the expert's id.
+        description: Instructions the experts read above the study (stripped; at most
+            ``MAX_DESCRIPTION`` characters).
         actor_id: The administrator acting; None only for the command line.
     """
     require_admin(session, actor_id)
     study = Study(
         name=name.strip(),
+        description=clean_description(description),
         run_id=run_id,
         reference_expert_id=reference_expert_id,
         seed=seed,
@@ -131,6 +139,7 @@ def _audit_creation(
         entity_id=study.id,
         user_id=actor_id,
         name=study.name,
+        description=study.description,
         run_id=study.run_id,
         experts=list(experts),
         reference_expert_id=study.reference_expert_id,

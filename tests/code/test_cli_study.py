@@ -127,3 +127,16 @@ def test_list_shows_state_and_progress_per_expert(settings: Settings, world: Wor
     ]
     listed = study(settings, capsys, "list")
     assert [(s["name"], s["state"], len(s["experts"])) for s in listed] == [("Pilot", "open", 2)]
+
+
+def test_description_is_stored_listed_and_checked(
+    settings: Settings, engine: Engine, world: World, capsys: Capture
+) -> None:
+    made = create(settings, capsys, "--description", "  Judge the B-lines first.\nTake your time.  ")
+    assert made["study"]["description"] == "Judge the B-lines first.\nTake your time."
+    assert [s["description"] for s in study(settings, capsys, "list")] == [made["study"]["description"]]
+    too_long = ["create", "--name", "Wordy", "--run", "1", "--experts", "expert0", "--reference", "expert0"]
+    assert "at most 4000 characters; this one has 4001" in refused(
+        settings, capsys, *too_long, "--description", "x" * 4001
+    )
+    assert count(engine, Study) == 1

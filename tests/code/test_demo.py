@@ -71,6 +71,7 @@ def test_pipeline_trains_makes_cams_and_both_studies_then_is_a_no_op(
 
         simulated = _study(session, SIMULATED_STUDY)
         assert simulated.state == StudyState.CLOSED.value
+        assert "answers are simulated" in simulated.description and waiting.description
         items = session.exec(select(StudyItem).where(StudyItem.study_id == simulated.id)).all()
         answers = session.exec(select(Answer).where(col(Answer.item_id).in_([i.id for i in items]))).all()
         assert sorted(a.item_id for a in answers) == sorted(row_id(i) for i in items)  # one each

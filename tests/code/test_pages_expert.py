@@ -11,14 +11,16 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from db.models import User
 from db.session import session_scope
-from pages.common import VIEWER_KEY, Viewer
+from pages.common import SESSION_ENDED, VIEWER_KEY
 from pages.review_form import score_key, shortcuts
 from pages.review_state import IDLE_AFTER_S
 from reviewer.review import AnswerForm
 from reviewer.settings import Settings
-from reviewer.study_setup import close_study
+from reviewer.study_setup import close_study, set_description
 from reviewer.vocab import Role
+from tests.code.page_support import viewer_of
 from tests.code.review_support import ReviewWorld, answers_of, review_world
 from tests.code.test_review import item
 from tests.code.test_review import save as save_as
@@ -37,7 +39,7 @@ def world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -
 
 def page(user_id: int, *, study: int | None = None) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username="u", display_name="U", role=Role.EXPERT)
+    at.session_state[VIEWER_KEY] = viewer_of(user_id, Role.EXPERT)
     if study is not None:
         at.query_params["study"] = str(study)
     return at.run()
@@ -222,7 +224,7 @@ def test_after_a_run_without_the_page_the_form_shows_the_stored_answer_and_keeps
 ) -> None:
     expert = world.experts[1]
     at = AppTest.from_function(page_or_elsewhere, args=(str(PAGE),), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=expert, username="u", display_name="U", role=Role.EXPERT)
+    at.session_state[VIEWER_KEY] = viewer_of(expert, Role.EXPERT)
     at.query_params["study"] = str(world.study_id)
     at.run()
     at.radio(key="review_class_guess").set_value("covid").run()
@@ -296,3 +298,35 @@ def test_a_second_press_of_next_or_previous_from_the_page_of_the_video_before_is
     assert subheaders(at) == [f"Pilot · video {moved_to + 1} of 4"]
     stored = answers_of(engine, expert)[moved_to]
     assert (stored["complete"], stored["revision"]) == (False, 1)
+
+
+def test_the_description_is_shown_as_typed_in_the_list_and_above_the_review(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    at = page(world.experts[0])
+    assert not at.text and not at.expander  # no description, nothing drawn
+    typed = "Judge the **B-lines** first.\n<script>alert(1)</script> # not a heading"
+    with session_scope(engine) as session:
+        set_description(session=session, study_id=world.study_id, description=typed, actor_id=world.admin)
+    at = page(world.experts[0])
+    assert [t.value for t in at.text] == [typed]
+    at = click(at, f"review_open_{world.study_id}")
+    assert not at.exception
+    assert [e.label for e in at.expander] == ["Instructions for this study"]
+    assert [t.value for t in at.expander[0].text] == [typed]
+    assert not any(typed in m.value or "B-lines" in m.value for m in at.markdown)
+
+
+def test_a_deactivated_expert_can_no_longer_save_from_an_open_page(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    """Score clicks rerun only the form's fragment, which skips the page's guard: saving re-checks."""
+    expert = world.experts[1]
+    at = click(page(expert, study=world.study_id), score_key("score_a", 1))
+    assert answers_of(engine, expert)[0]["revision"] == 1
+    with session_scope(engine) as session:
+        session.get_one(User, expert).active = False
+    at = click(at, score_key("score_b", 2))
+    assert answers_of(engine, expert)[0]["score_b"] is None  # nothing written after the deactivation
+    assert VIEWER_KEY not in at.session_state
+    assert SESSION_ENDED in [warning.value for warning in at.warning]

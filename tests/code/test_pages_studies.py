@@ -11,10 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from db.models import Study, StudyItem
 from db.session import session_scope
-from pages.common import VIEWER_KEY, Viewer
+from pages.common import VIEWER_KEY
 from reviewer.settings import Settings
-from reviewer.study_setup import close_study, open_study
+from reviewer.study_setup import MAX_DESCRIPTION, close_study, open_study
 from reviewer.vocab import Role
+from tests.code.page_support import viewer_of
 from tests.code.stock_study import World, count, items_of, make_world, new_study
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "studies.py"
@@ -31,7 +32,7 @@ def world(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -
 
 def page(user_id: int, username: str, role: Role = Role.ADMIN) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
-    at.session_state[VIEWER_KEY] = Viewer(id=user_id, username=username, display_name=username, role=role)
+    at.session_state[VIEWER_KEY] = viewer_of(user_id, role)
     return at.run()
 
 
@@ -150,3 +151,36 @@ def test_an_admin_who_is_an_expert_sees_the_balance_only_after_closing(engine: E
     at = page(world.admin, "admin")
     assert len(at.dataframe) == 4  # overview, progress, balance and the key
     assert not any("You are an expert of this study" in c.value for c in at.caption)
+
+
+def description(engine: Engine) -> str:
+    with session_scope(engine) as session:
+        return session.exec(select(Study.description)).one()
+
+
+def test_the_description_is_written_at_creation_edited_while_open_and_frozen_once_closed(
+    engine: Engine, world: World
+) -> None:
+    at = fill(page(world.admin, "admin"), world)
+    at.text_area(key="studies_description").input("  Judge the **B-lines** first.\n<b>Not bold</b>  ")
+    at.button(key="studies_create").click().run()
+    assert not at.exception and not errors(at)
+    assert description(engine) == "Judge the **B-lines** first.\n<b>Not bold</b>"
+    assert at.text_area(key="studies_description_1").value == description(engine)
+
+    at.button(key="studies_move").click().run()
+    at.button(key="studies_move_confirm").click().run()
+    assert state(engine) == "open"
+    assert at.text_area(key="studies_description_1").proto.max_chars == MAX_DESCRIPTION  # browser's limit
+    at.text_area(key="studies_description_1").input(" Also judge the pleura. ")
+    at.button(key="studies_description_save").click().run()
+    assert not errors(at) and at.success[0].value == "Description of **Pilot** saved."
+    assert description(engine) == "Also judge the pleura."
+    assert at.text_area(key="studies_description_1").value == "Also judge the pleura."
+
+    at.button(key="studies_move").click().run()
+    at.button(key="studies_move_confirm").click().run()
+    assert state(engine) == "closed"
+    assert [t.key for t in at.text_area] == ["studies_description"]  # only the creation form's
+    assert "studies_description_save" not in [b.key for b in at.button]
+    assert [t.value for t in at.text] == ["Also judge the pleura."]
