@@ -25,6 +25,7 @@ cheaply. Exits with status 2 when the dataset folder is absent.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -40,10 +41,10 @@ from db.models import ModelRun
 from db.session import make_engine, session_scope, upgrade
 from model.backbone import BackboneWeightsError
 from model.cams import head_probabilities
-from model.fitting import HeadConfig
 from model.heads import train_head
 from reviewer.features import FrameSet, load_frame_set, run_features
 from reviewer.pocus_import import import_pocus
+from reviewer.run_folds import head_config
 from reviewer.settings import load_settings
 from reviewer.training import TrainConfig, train_model
 
@@ -169,13 +170,7 @@ def test_fold_selection(
     never does this (it holds out training videos instead).
     """
     scores: dict[str, list[float]] = {"frame": [], "video_mean": []}
-    head_config = HeadConfig(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        patience=20,
-        trainable_conv=config.trainable_conv,
-    )
+    reference = dataclasses.replace(head_config(config), patience=20)
     for fold in range(config.folds):
         test = np.flatnonzero(frames.folds == fold)
         head, _ = train_head(
@@ -185,7 +180,7 @@ def test_fold_selection(
             val_rows=test,
             n_classes=len(config.classes),
             conv_init=conv_init,
-            config=head_config,
+            config=reference,
             seed=config.seed + fold,
             progress=Ticker(f"test-fold selection, fold {fold + 1}/{config.folds} "),
         )

@@ -1,7 +1,9 @@
 """Shared-trunk 5-fold training against a naive baseline that trains each fold end to end.
 
 Both sides train the same fold heads (same initialisation, seeds, frames, epochs, batch order and
-augmented copies) in this one process; only where the frozen VGG16 trunk runs differs:
+augmented copies) in this one process; only where the frozen VGG16 trunk runs differs, and the
+shared side's heads train on standardised pooled activations (:func:`model.heads.train_head`) while
+the naive side trains the paper's plain head, so test accuracies may differ a little:
 
 * shared: every frame's ``K`` augmented copies go through the trunk once (feature cache), then the
   5 heads train on cached features;

@@ -47,7 +47,8 @@ def cams(head: keras.Model, features: np.ndarray, class_index: int | np.ndarray)
     kernel, bias = (np.asarray(v, np.float32) for v in head.get_layer(DENSE).get_weights())
     classes = np.broadcast_to(class_index, (len(features),))
     maps: np.ndarray = np.einsum("nhwk,nk->nhw", activations(head, features), kernel[:, classes].T)
-    return (maps + bias[classes][:, None, None]).astype(np.float32)
+    with_bias: np.ndarray = (maps + bias[classes][:, None, None]).astype(np.float32)
+    return with_bias
 
 
 def normalise(maps: np.ndarray) -> np.ndarray:

@@ -133,13 +133,15 @@ def fit_epochs(
         if progress is not None:
             progress("epoch", epoch + 1, config.epochs)
         if validation is None:
-            best_epoch = epoch + 1
-        elif logs["val_loss"] < best:
+            continue
+        if logs["val_loss"] < best:
             best, best_weights, best_epoch, waited = logs["val_loss"], model.get_weights(), epoch + 1, 0
         elif (waited := waited + 1) >= config.patience:
             break
     if best_weights is not None:
         model.set_weights(best_weights)
+    else:  # no validation, or no finite validation loss (a diverged fit): the last weights are kept
+        best_epoch = len(history)
     return TrainResult(history=history, best_epoch=best_epoch, epochs_run=len(history))
 
 

@@ -77,7 +77,10 @@ class LevelMetrics(TypedDict):
 
 
 class RunMetrics(TypedDict):
-    """What :func:`evaluate` returns and ``ModelRun.metrics`` stores."""
+    """What :func:`reviewer.metrics.evaluate` returns; ``ModelRun.metrics`` adds one key.
+
+    ``"training"``: what early stopping did per fold (:class:`reviewer.training_plots.FoldTraining`).
+    """
 
     classes: list[str]
     n_folds: int

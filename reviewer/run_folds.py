@@ -21,7 +21,7 @@ from reviewer.training import Progress, TrainConfig, run_dir
 from reviewer.training_plots import EpochLog, FoldTraining
 
 if TYPE_CHECKING:
-    from model.fitting import TrainResult
+    from model.fitting import HeadConfig, TrainResult
 
 
 def fit_folds(
@@ -68,6 +68,19 @@ def _fold_training(fold: int, result: TrainResult) -> FoldTraining:
     }
 
 
+def head_config(config: TrainConfig) -> HeadConfig:
+    """The fold heads' hyper-parameters of a run (the run config also says what data and trunk)."""
+    from model.fitting import HeadConfig
+
+    return HeadConfig(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        patience=config.patience,
+        trainable_conv=config.trainable_conv,
+    )
+
+
 def _fit_fold(
     settings: Settings,
     config: TrainConfig,
@@ -83,7 +96,7 @@ def _fit_fold(
     Returns:
         The head (best validation weights) and what early stopping did.
     """
-    from model.fitting import HeadConfig, split_validation
+    from model.fitting import split_validation
     from model.heads import save_head, train_head
 
     fit_rows, val_rows = split_validation(
@@ -105,13 +118,7 @@ def _fit_fold(
         val_rows=val_rows,
         n_classes=len(config.classes),
         conv_init=conv_init,
-        config=HeadConfig(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            patience=config.patience,
-            trainable_conv=config.trainable_conv,
-        ),
+        config=head_config(config),
         seed=config.seed + fold,
         progress=fold_progress,
     )

@@ -223,3 +223,22 @@ def test_folded_standardisation_computes_the_same_function_under_any_dropout_mas
     before = keras.ops.convert_to_numpy(dense(standardise(masked)))
     fold_standardisation(dense, mean, scale)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(dense(masked)), before, rtol=1e-4, atol=1e-6)
+
+
+def test_a_fit_whose_validation_loss_is_never_finite_reports_the_epoch_it_keeps() -> None:
+    """With no finite val_loss nothing is "best": the last weights stay, and the record says so."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), np.arange(16) % 2
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    result = fit_epochs(
+        model,
+        lambda rows, copies: x[rows],
+        y,
+        train_rows=np.arange(16),
+        copies=1,
+        validation=(np.full((4, 4), np.nan, np.float32), np.zeros(4, np.int64)),
+        config=HeadConfig(epochs=6, patience=3),
+        seed=0,
+    )
+    assert result.best_epoch == result.epochs_run == 3
