@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from reviewer.vocab import (
@@ -397,6 +397,8 @@ class AuditLog(SQLModel, table=True):
     """Who did what, when: written in the same transaction as the change it describes."""
 
     __tablename__ = "audit_log"
+    # Sign-in throttling counts recent failures by action and time on every attempt.
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _when()

@@ -119,6 +119,14 @@ def cmd_videos(args: argparse.Namespace, settings: Settings) -> Any:
         return list_videos(session=session, label=label, limit=args.limit)
 
 
+def cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Delete review clips unread for review_clip_keep_days, then the oldest above review_clip_cache_mb."""
+    from reviewer.review_media import prune_clip_cache
+
+    removed = prune_clip_cache(settings)
+    return {"removed": removed, "freed_mb": round(sum(r.bytes for r in removed) / 2**20, 1)}
+
+
 def _streamlit_command(settings: Settings, port: int | None) -> list[str]:
     import pages
 
@@ -211,6 +219,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000)
     for module in COMMAND_MODULES:
         module.register(add)
+    add("prune-cache", cmd_prune_cache, (cmd_prune_cache.__doc__ or "").strip())
     add("serve", cmd_serve, "Start the web app.").add_argument("--port", type=int)
     return parser
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
 
+    # Review-clip cache: clips not read for this many days go, then the least recently read above the cap.
+    review_clip_keep_days: int = Field(default=30, ge=1, le=3650)
+    review_clip_cache_mb: int = Field(default=2000, ge=1, le=1_000_000)
+
     # SQLite robustness.
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
