@@ -1,24 +1,29 @@
 """Pick a stored video to label, and draw regions on its frames (the label form is :mod:`pages.annot_form`).
 
-Each region save is one user action (one unit of work). Regions are drawn on the stored frames (what
-the model sees) and converted to frame pixels by :mod:`reviewer.annotation_canvas`; the canvas is
-emptied after a save by moving to a new key.
+Regions are drawn on the stored frames (what the model sees) and converted to frame pixels by
+:mod:`reviewer.annotation_canvas`. The canvas opens with one's own stored regions of the frame, each in
+its pattern's colour, so they can be moved, reshaped or deleted; a save replaces them with what is on
+the canvas in one unit of work, and the canvas reloads from the database under a new key.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import Viewer, class_name, pattern_name, plain, settings, unit_of_work
+from pages.common import Viewer, class_name, pattern_name, settings, unit_of_work
 from reviewer.annotation import AnnotationError
-from reviewer.annotation_canvas import Scale, shapes_from_drawing
-from reviewer.annotation_regions import RegionInfo, delete_region, frame_overlay, list_regions, save_regions
+from reviewer.annotation_canvas import (
+    DrawnRegion,
+    Scale,
+    pattern_colour,
+    pattern_fill,
+    regions_drawing,
+    regions_from_drawing,
+)
+from reviewer.annotation_regions import RegionInfo, frame_overlay, list_regions, replace_regions
 from reviewer.catalog import CatalogError, FrameInfo, list_videos, resolve_file, video_detail
-from reviewer.regions import Shape
 from reviewer.vocab import Pattern
 
 PICK_LIMIT = 100
@@ -28,11 +33,10 @@ BRUSH_PX = 3  # free-hand brush width in frame pixels: a B-line is a few pixels 
 TOOLS = {"rect": "Rectangle", "polygon": "Polygon", "freedraw": "Free-hand"}
 TOOL_HINTS = {
     "rect": "Drag to draw a rectangle.",
-    "polygon": "Click to add corners; click the first corner again to close the polygon.",
+    "polygon": "Click to add corners; click the first corner again to close the polygon. To move or delete"
+    " shapes, pick another tool first: in this mode the canvas reports closed polygons only.",
     "freedraw": "Hold the mouse button down and paint over the pattern.",
 }
-REGION_COLOUR = "#00e5ff"
-REGION_FILL = "rgba(0, 229, 255, 0.25)"
 ROUND_KEY = "annot_canvas_round"
 VIDEO_KEY, SEEN_KEY = "annot_video", "annot_recent_seen"
 CANVAS_GAP = "medium"
@@ -76,61 +80,72 @@ def region_editor(video_id: int, user: Viewer) -> None:
     frame = frames[st.select_slider("Frame", range(len(frames)), key=f"annot_frame_{video_id}")]
     pattern_col, tool_col = st.columns(2)
     pattern = pattern_col.selectbox(
-        "Pattern", list(Pattern), format_func=pattern_name, key="annot_region_pattern"
+        "Pattern of new shapes", list(Pattern), format_func=pattern_name, key="annot_region_pattern"
     )
     tool = tool_col.radio(
         "Tool", list(TOOLS), format_func=TOOLS.__getitem__, key="annot_region_tool", horizontal=True
     )
-    _canvas(video_id, frame, pattern, tool, user)
-    _region_list(video_id, frame.index, [r for r in regions if r.frame_index == frame.index], user)
+    on_frame = [r for r in regions if r.frame_index == frame.index]
+    _canvas(video_id, frame, pattern, tool, [r for r in on_frame if r.user_id == user.id], user)
+    _region_list(video_id, frame.index, on_frame, user)
 
 
-def _canvas(video_id: int, frame: FrameInfo, pattern: Pattern, tool: str, user: Viewer) -> None:
+def _canvas(
+    video_id: int, frame: FrameInfo, pattern: Pattern, tool: str, own: list[RegionInfo], user: Viewer
+) -> None:
     try:
         image = Image.open(resolve_file(settings=settings(), relative_path=frame.image_path))
     except CatalogError as exc:
         st.warning(str(exc), icon=":material/warning:")
         return
     round_ = st.session_state.get(ROUND_KEY, 0)
-    shapes = _drawn_shapes(image, tool, key=f"annot_regions_{video_id}_{frame.index}_{round_}")
-    label = f"Save {len(shapes)} shape{'s' if len(shapes) != 1 else ''} as {pattern.label}"
-    if not st.button(label, key=f"annot_regions_save_{video_id}", disabled=not shapes, type="primary"):
+    key = f"annot_regions_{video_id}_{frame.index}_{round_}"
+    drawn = _drawn_regions(image, tool, pattern, own, key=key)
+    label = f"Save {len(drawn)} shape{'s' if len(drawn) != 1 else ''} on this frame"
+    if not st.button(
+        label, key=f"annot_regions_save_{video_id}", disabled=not (drawn or own), type="primary"
+    ):
         return
     try:
         with unit_of_work() as session:
-            save_regions(
+            replace_regions(
                 session=session,
                 settings=settings(),
                 video_id=video_id,
                 frame_index=frame.index,
-                pattern=pattern,
-                shapes=shapes,
+                regions=drawn,
                 actor_id=user.id,
             )
     except AnnotationError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    st.session_state[ROUND_KEY] = round_ + 1  # a new key empties the canvas
+    st.session_state[ROUND_KEY] = round_ + 1  # a new key reloads the canvas from what was stored
     st.rerun()
 
 
-def _drawn_shapes(image: Image.Image, tool: str, *, key: str) -> list[tuple[Shape, dict[str, Any]]]:
-    """The canvas over the frame, and what is drawn on it in frame pixels."""
+def _drawn_regions(
+    image: Image.Image, tool: str, pattern: Pattern, own: list[RegionInfo], *, key: str
+) -> list[DrawnRegion]:
+    """The canvas over the frame, opened with one's stored regions; what it holds, in frame pixels."""
     scale = Scale.fit(image.width, image.height, REGION_CANVAS_PX)
     width, height = scale.canvas_size(image.width, image.height)
     st.space(CANVAS_GAP)  # the canvas toolbar floats above its top edge: keep it off the tool choice
     result = st_canvas(
         background_image=image,
         drawing_mode=tool,
+        initial_drawing=regions_drawing([(r.pattern, r.shape, r.geometry) for r in own], scale),
         stroke_width=scale.length(BRUSH_PX),
-        stroke_color=REGION_COLOUR,
-        fill_color=REGION_FILL,
+        stroke_color=pattern_colour(pattern),
+        fill_color=pattern_fill(pattern),
         width=width,
         height=height,
         key=key,
     )
-    st.caption(f"{TOOL_HINTS[tool]} The pencil (edit) tool moves, resizes and deletes shapes before saving.")
-    return shapes_from_drawing(result.json_data, scale)
+    st.caption(
+        f"{TOOL_HINTS[tool]} Each pattern has its own colour. The pencil (edit) tool moves, resizes and "
+        "deletes shapes, including your stored ones; saving replaces your regions on this frame."
+    )
+    return regions_from_drawing(result.json_data, scale, pattern)
 
 
 def _region_list(video_id: int, frame_index: int, regions: list[RegionInfo], user: Viewer) -> None:
@@ -160,19 +175,3 @@ def _region_list(video_id: int, frame_index: int, regions: list[RegionInfo], use
             ],
             hide_index=True,
         )
-        _remove(regions, user)
-
-
-def _remove(regions: list[RegionInfo], user: Viewer) -> None:
-    own = [r.id for r in regions if r.user_id == user.id]
-    if not own:
-        return
-    chosen = st.selectbox("Remove one of your regions", own, key="annot_region_remove_pick")
-    if st.button("Remove region", key="annot_region_remove", icon=":material/delete:"):
-        try:
-            with unit_of_work() as session:
-                delete_region(session=session, region_id=chosen, actor_id=user.id)
-        except AnnotationError as exc:
-            st.error(plain(str(exc)), icon=":material/error:")
-        else:
-            st.rerun()

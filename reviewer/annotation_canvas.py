@@ -9,16 +9,35 @@ page thin and lets tests check the round trip canvas -> pixels -> canvas exactly
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reviewer.frames import Crop
 from reviewer.regions import Point, Shape
+from reviewer.vocab import Pattern
 
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
 _DIGITS = 2  # stored geometry keeps hundredths of a pixel: finer than any hand can draw
 CROP_STROKE_PX = 2
+OUTLINE_PX = 2  # outline of stored rectangles and polygons on the canvas, in display pixels
+FILL_ALPHA = 0.25
+# The canvas hands back only Fabric's own properties, so a shape's pattern travels as its stroke colour.
+PATTERN_COLOURS: dict[Pattern, str] = {
+    Pattern.A_LINES: "#00e5ff",
+    Pattern.B_LINES: "#ff3d00",
+    Pattern.CONSOLIDATION: "#ffea00",
+    Pattern.EFFUSION: "#2979ff",
+    Pattern.AIR_BRONCHOGRAM: "#76ff03",
+    Pattern.PLEURAL_IRREGULAR: "#d500f9",
+    Pattern.SKIN: "#ff80ab",
+    Pattern.FAT: "#ffab40",
+    Pattern.MUSCLE: "#a1887f",
+    Pattern.RIB_SHADOW: "#e0e0e0",
+    Pattern.OTHER: "#1de9b6",
+}
+_COLOUR_PATTERNS = {colour: pattern for pattern, colour in PATTERN_COLOURS.items()}
+DrawnRegion = tuple[Pattern, Shape, dict[str, Any]]  # a region's pattern, shape and stored-pixel geometry
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,27 +62,55 @@ class Scale:
         return round(width * self.x), round(height * self.y)
 
 
+def pattern_colour(pattern: Pattern | str) -> str:
+    """The stroke colour that marks a pattern's shapes on the canvas."""
+    return PATTERN_COLOURS[Pattern(pattern)]
+
+
+def pattern_fill(pattern: Pattern | str) -> str:
+    """The translucent fill of a pattern's rectangles and polygons, so the frame stays visible."""
+    red, green, blue = (int(pattern_colour(pattern)[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {FILL_ALPHA})"
+
+
 def crop_drawing(crop: Crop, scale: Scale, colour: str) -> dict[str, Any]:
     """An initial drawing holding the crop as one movable, resizable rectangle."""
-    half = CROP_STROKE_PX / 2
-    rect = {
-        "type": "rect",
-        "left": crop.x * scale.x - half,
-        "top": crop.y * scale.y - half,
-        "width": crop.w * scale.x,
-        "height": crop.h * scale.y,
-        "originX": "left",
-        "originY": "top",
-        "scaleX": 1,
-        "scaleY": 1,
-        "angle": 0,
-        "fill": "rgba(0, 0, 0, 0)",
-        "stroke": colour,
-        "strokeWidth": CROP_STROKE_PX,
-        "strokeUniform": True,
-        "lockRotation": True,
-    }
-    return {"objects": [rect]}
+    box = {"x": crop.x, "y": crop.y, "w": crop.w, "h": crop.h}
+    rect = _rect_object(box, scale, colour, "rgba(0, 0, 0, 0)", CROP_STROKE_PX)
+    return {"objects": [{**rect, "lockRotation": True}]}
+
+
+def regions_drawing(
+    regions: Iterable[tuple[Pattern | str, Shape | str, Mapping[str, Any]]], scale: Scale
+) -> dict[str, Any]:
+    """An initial drawing holding stored regions as editable shapes, each in its pattern's colour.
+
+    Loading what is stored onto the canvas is what lets an annotator move, reshape or delete a region;
+    :func:`regions_from_drawing` reads the edited canvas back with the same geometry and patterns.
+    """
+    objects = []
+    for pattern, shape, geometry in regions:
+        colour, fill = pattern_colour(pattern), pattern_fill(pattern)
+        if Shape(shape) is Shape.RECT:
+            objects.append(_rect_object(geometry, scale, colour, fill, OUTLINE_PX))
+            continue
+        points = [(float(x) * scale.x, float(y) * scale.y) for x, y in geometry["points"]]
+        if Shape(shape) is Shape.POLYGON:
+            polygon = {
+                "type": "polygon",
+                "strokeUniform": True,
+                "points": [{"x": x, "y": y} for x, y in points],
+            }
+            objects.append(_outline(polygon, points, colour, fill, OUTLINE_PX))
+        else:
+            path = {
+                "type": "path",
+                "path": [["M" if i == 0 else "L", x, y] for i, (x, y) in enumerate(points)],
+            }
+            stroke = float(geometry["width"]) * (scale.x + scale.y) / 2
+            shaped = {**path, "strokeLineCap": "round", "strokeLineJoin": "round", "strokeUniform": False}
+            objects.append(_outline(shaped, points, colour, None, stroke))
+    return {"objects": objects}
 
 
 def crop_from_drawing(
@@ -85,30 +132,69 @@ def crop_from_drawing(
     return Crop(left, top, right - left, bottom - top)
 
 
-def shapes_from_drawing(
-    drawing: Mapping[str, Any] | None, scale: Scale
-) -> list[tuple[Shape, dict[str, Any]]]:
-    """Rectangles, polygons and free-hand strokes in stored-frame pixels, in drawing order.
+def regions_from_drawing(
+    drawing: Mapping[str, Any] | None, scale: Scale, default: Pattern
+) -> list[DrawnRegion]:
+    """Rectangles, polygons and free-hand strokes in stored-frame pixels, in drawing order, with patterns.
 
-    Rotated rectangles become polygons; other Fabric objects (text, circles) are not regions and are
-    left out. The geometry still has to pass :func:`reviewer.regions.checked_geometry`.
+    A shape's pattern is the one its stroke colour stands for; a shape in a colour no pattern uses
+    takes ``default``, the pattern the annotator has chosen. Rotated rectangles become polygons; other
+    Fabric objects (text, circles) are not regions and are left out. The geometry still has to pass
+    :func:`reviewer.regions.checked_geometry`.
     """
-    shapes: list[tuple[Shape, dict[str, Any]]] = []
+    regions: list[DrawnRegion] = []
     for obj in _objects(drawing):
-        kind = str(obj.get("type", "")).lower()
-        if kind == "rect" and not _number(obj, "angle", 0.0) % 360:
-            xs, ys = zip(*(_to_stored(p, scale) for p in _rect_corners(obj)), strict=True)
-            box = {"x": min(xs), "y": min(ys), "w": max(xs) - min(xs), "h": max(ys) - min(ys)}
-            shapes.append((Shape.RECT, {k: round(v, _DIGITS) for k, v in box.items()}))
-        elif kind in ("rect", "polygon", "path"):
-            corners = _rect_corners(obj) if kind == "rect" else _placed(obj, _raw_points(obj, kind))
-            points = [[round(c, _DIGITS) for c in _to_stored(p, scale)] for p in corners]
-            if kind == "path":
-                stroke = _number(obj, "strokeWidth", 1.0) / ((scale.x + scale.y) / 2)
-                shapes.append((Shape.PATH, {"points": points, "width": round(stroke, _DIGITS)}))
-            else:
-                shapes.append((Shape.POLYGON, {"points": points}))
-    return shapes
+        found = _shape(obj, scale)
+        if found is not None:
+            regions.append((_COLOUR_PATTERNS.get(str(obj.get("stroke", "")).lower(), default), *found))
+    return regions
+
+
+def _shape(obj: Mapping[str, Any], scale: Scale) -> tuple[Shape, dict[str, Any]] | None:
+    kind = str(obj.get("type", "")).lower()
+    if kind == "rect" and not _number(obj, "angle", 0.0) % 360:
+        xs, ys = zip(*(_to_stored(p, scale) for p in _rect_corners(obj)), strict=True)
+        box = {"x": min(xs), "y": min(ys), "w": max(xs) - min(xs), "h": max(ys) - min(ys)}
+        return Shape.RECT, {k: round(v, _DIGITS) for k, v in box.items()}
+    if kind not in ("rect", "polygon", "path"):
+        return None
+    corners = _rect_corners(obj) if kind == "rect" else _placed(obj, _raw_points(obj, kind))
+    points = [[round(c, _DIGITS) for c in _to_stored(p, scale)] for p in corners]
+    if kind == "path":
+        stroke = _number(obj, "strokeWidth", 1.0) / ((scale.x + scale.y) / 2)
+        return Shape.PATH, {"points": points, "width": round(stroke, _DIGITS)}
+    return Shape.POLYGON, {"points": points}
+
+
+def _rect_object(
+    box: Mapping[str, Any], scale: Scale, colour: str, fill: str, stroke: float
+) -> dict[str, Any]:
+    """A Fabric rectangle over a stored ``x, y, w, h`` box (its outline drawn outside the box)."""
+    x, y = float(box["x"]) * scale.x, float(box["y"]) * scale.y
+    corners = [(x, y), (x + float(box["w"]) * scale.x, y + float(box["h"]) * scale.y)]
+    return _outline({"type": "rect", "strokeUniform": True}, corners, colour, fill, stroke)
+
+
+def _outline(
+    obj: dict[str, Any], points: list[Point], colour: str, fill: str | None, stroke: float
+) -> dict[str, Any]:
+    """Place a Fabric object by the top-left of its points' box, as :func:`_placed` reads it back."""
+    xs, ys = zip(*points, strict=True)
+    return {
+        **obj,
+        "left": min(xs) - stroke / 2,
+        "top": min(ys) - stroke / 2,
+        "width": max(xs) - min(xs),
+        "height": max(ys) - min(ys),
+        "originX": "left",
+        "originY": "top",
+        "scaleX": 1,
+        "scaleY": 1,
+        "angle": 0,
+        "fill": fill,
+        "stroke": colour,
+        "strokeWidth": stroke,
+    }
 
 
 def _objects(drawing: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:

@@ -28,6 +28,7 @@ from reviewer.video_io import Rgb
 from reviewer.vocab import Pattern
 
 MAX_SHAPES = 50  # per save: more is a runaway canvas, not an annotation
+SAME_PX = 0.05  # a coordinate that moved less than this came back unchanged from the canvas
 TINT_RGB = (0, 229, 255)  # the canvas' region colour, so stored and new regions look alike
 TINT_ALPHA = 0.45
 
@@ -74,6 +75,55 @@ def save_regions(
     ]
     session.flush()
     return stored
+
+
+def replace_regions(
+    *,
+    session: Session,
+    settings: Settings,
+    video_id: int,
+    frame_index: int,
+    regions: Sequence[tuple[Pattern | str, Shape | str, Mapping[str, Any]]],
+    actor_id: int,
+) -> list[Region]:
+    """Make one's own regions on one frame exactly ``regions``, the edited canvas, in one action.
+
+    A region that came back unchanged keeps its row, id and mask; one that was moved, reshaped or
+    deleted is removed with an audit row holding its old geometry, and what is new is added as by
+    :func:`save_regions`. Other people's regions on the frame are left alone. Every shape is checked
+    before anything is written, so a refusal leaves the stored regions as they were.
+
+    Raises:
+        AnnotationError: for an unknown video, frame or pattern, too many shapes, or a shape whose
+            geometry is invalid (the message says which one).
+    """
+    video, frame = _frame(session, video_id, frame_index)
+    if len(regions) > MAX_SHAPES:
+        raise AnnotationError(f"Keep at most {MAX_SHAPES} shapes on one frame.")
+    height, width = _load_frame(settings, frame).shape[:2]
+    target = _Target(frame, frame_path(settings, video.checksum, frame_index).parent, width, height)
+    wanted = [
+        (_pattern(pattern), *_checked(number, shape, geometry, width, height))
+        for number, (pattern, shape, geometry) in enumerate(regions, 1)
+    ]
+    old = list(
+        session.exec(
+            select(Region)
+            .where(Region.frame_id == frame.id, Region.user_id == actor_id)
+            .order_by(col(Region.id))
+        )
+    )
+    result: list[Region] = []
+    for kind, shape, geometry in wanted:
+        same = next((r for r in old if _unchanged(r, kind, shape, geometry)), None)
+        if same is not None:
+            old.remove(same)
+        result.append(same or _store(session, settings, target, kind, shape, geometry, actor_id))
+    for gone in old:
+        _audit(session, gone, "region.delete", frame_index, actor_id)
+        session.delete(gone)
+    session.flush()
+    return result
 
 
 def delete_region(*, session: Session, region_id: int, actor_id: int) -> None:
@@ -199,6 +249,21 @@ def _checked(
     except RegionError as exc:
         raise AnnotationError(f"Shape {number}: {exc}") from exc
     return Shape(shape), clean
+
+
+def _unchanged(region: Region, kind: Pattern, shape: Shape, geometry: Mapping[str, Any]) -> bool:
+    """The stored region is this shape: same pattern and kind, every coordinate within ``SAME_PX``."""
+    return (region.pattern, region.shape) == (kind.value, shape.value) and _close(region.geometry, geometry)
+
+
+def _close(stored: object, drawn: object) -> bool:
+    if isinstance(stored, Mapping) and isinstance(drawn, Mapping):
+        return stored.keys() == drawn.keys() and all(_close(stored[k], drawn[k]) for k in stored)
+    if isinstance(stored, list) and isinstance(drawn, list):
+        return len(stored) == len(drawn) and all(_close(a, b) for a, b in zip(stored, drawn, strict=True))
+    return (
+        isinstance(stored, int | float) and isinstance(drawn, int | float) and abs(stored - drawn) < SAME_PX
+    )
 
 
 def _audit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from db.models import AuditLog, CamAsset, ModelRun, Region
 from db.session import session_scope
 from reviewer.annotation import AnnotationError
+from reviewer.annotation_canvas import Scale, regions_drawing, regions_from_drawing
 from reviewer.annotation_history import video_audit
 from reviewer.annotation_regions import (
     TINT_RGB,
@@ -22,11 +24,13 @@ from reviewer.annotation_regions import (
     frame_overlay,
     list_regions,
     region_masks,
+    replace_regions,
     save_regions,
 )
 from reviewer.regions import PeakHits, Shape
 from reviewer.settings import Settings
 from reviewer.storage import resolve
+from reviewer.vocab import Pattern
 from tests.code import stock_annotation
 from tests.code.stock import SIDE
 from tests.code.stock_annotation import count_rows as rows
@@ -166,3 +170,115 @@ def test_frame_overlay_tints_exactly_the_stored_regions(
     expected[2:7, 4:7] = True
     assert np.array_equal(changed, expected)
     assert tuple(tinted[3, 5]) == tuple(round(grey * 0.55 + c * 0.45) for c in TINT_RGB)
+
+
+def replace(
+    engine: Engine,
+    settings: Settings,
+    video_id: int,
+    actor: int,
+    regions: Sequence[tuple[str, Shape, Mapping[str, Any]]],
+) -> list[Region]:
+    """Replace one's regions on frame 0 as one unit of work."""
+    with session_scope(engine) as session:
+        return replace_regions(
+            session=session,
+            settings=settings,
+            video_id=video_id,
+            frame_index=0,
+            regions=regions,
+            actor_id=actor,
+        )
+
+
+def stored(engine: Engine, video_id: int) -> list[tuple[int, str, str, dict[str, object], int | None]]:
+    with Session(engine) as session:
+        return [
+            (r.id, r.pattern, r.shape, r.geometry, r.user_id)
+            for r in list_regions(session=session, video_id=video_id)
+        ]
+
+
+def test_replace_keeps_unchanged_regions_and_swaps_moved_or_deleted_ones(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    rect = {"x": 2.0, "y": 3.0, "w": 4.0, "h": 2.0}
+    square = {"points": [[10.0, 10.0], [20.0, 10.0], [20.0, 20.0], [10.0, 20.0]]}
+    (kept,) = draw(engine, settings, video_id, people["ann"], [(Shape.RECT, rect)])
+    (moved,) = draw(
+        engine, settings, video_id, people["ann"], [(Shape.POLYGON, square)], pattern="consolidation"
+    )
+    (others,) = draw(engine, settings, video_id, people["bob"], [(Shape.RECT, rect)], pattern="a_lines")
+    audit_before = rows(engine, AuditLog)
+    shifted = {"points": [[x + 5, y] for x, y in square["points"]]}
+    stroke = {"points": [[30.0, 40.0], [40.0, 40.0]], "width": 2.0}
+    result = replace(
+        engine,
+        settings,
+        video_id,
+        people["ann"],
+        [
+            (
+                "b_lines",
+                Shape.RECT,
+                {**rect, "x": 2.004},
+            ),  # what the canvas gives back for an untouched shape
+            ("consolidation", Shape.POLYGON, shifted),
+            ("a_lines", Shape.PATH, stroke),
+        ],
+    )
+    assert result[0].id == kept.id and moved.id not in {r.id for r in result}
+    after = stored(engine, video_id)
+    assert [(p, s, g, u) for _, p, s, g, u in after] == [
+        ("b_lines", "rect", rect, people["ann"]),
+        ("a_lines", "rect", rect, people["bob"]),
+        ("consolidation", "polygon", shifted, people["ann"]),
+        ("a_lines", "path", stroke, people["ann"]),
+    ]
+    assert others.id in {i for i, *_ in after}
+    with Session(engine) as session:
+        audit = video_audit(session=session, video_id=video_id)[audit_before:]
+        masks = region_masks(session=session, settings=settings, video_id=video_id, pattern="consolidation")
+    assert [(a.action, a.detail["geometry"], a.detail["frame_index"]) for a in audit] == [
+        ("region.add", shifted, 0),
+        ("region.add", stroke, 0),
+        ("region.delete", square, 0),
+    ]
+    expected = np.zeros((SIDE, SIDE), bool)
+    expected[10:20, 15:25] = True
+    assert np.array_equal(masks[0], expected)
+
+
+def test_a_bad_shape_refuses_the_replace_and_leaves_the_old_regions(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    draw(engine, settings, video_id, people["ann"], [(Shape.RECT, {"x": 2, "y": 3, "w": 4, "h": 2})])
+    before, audit_before = stored(engine, video_id), rows(engine, AuditLog)
+    files_before = sorted(Path(settings.home).rglob("*.png"))
+    new = ("b_lines", Shape.RECT, {"x": 9, "y": 9, "w": 3, "h": 3})
+    cases: list[tuple[tuple[str, Shape, Mapping[str, Any]], str]] = [
+        (("b_lines", Shape.POLYGON, {"points": [[0, 0]]}), "Shape 2: A region needs 3"),
+        (("nodules", Shape.RECT, {"x": 1, "y": 1, "w": 3, "h": 3}), "Unknown pattern"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(AnnotationError, match=message):
+            replace(engine, settings, video_id, people["ann"], [new, bad])
+    assert stored(engine, video_id) == before and rows(engine, AuditLog) == audit_before
+    assert sorted(Path(settings.home).rglob("*.png")) == files_before
+    replace(engine, settings, video_id, people["ann"], [])  # an emptied canvas removes one's regions
+    assert stored(engine, video_id) == [] and rows(engine, AuditLog) == audit_before + 1
+
+
+def test_stored_regions_loaded_onto_the_canvas_and_saved_unchanged_stay_as_they_are(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    draw(engine, settings, video_id, people["ann"], [(Shape.RECT, {"x": 2.5, "y": 3.25, "w": 4, "h": 2})])
+    stroke = (Shape.PATH, {"points": [[30.33, 40.5], [39.5, 41.17]], "width": 3})
+    draw(engine, settings, video_id, people["ann"], [stroke], pattern="pleural_effusion")
+    before, audit_before = stored(engine, video_id), rows(engine, AuditLog)
+    scale = Scale.fit(SIDE, SIDE, 448)
+    drawing = regions_drawing([(p, s, g) for _, p, s, g, _ in before], scale)
+    back = regions_from_drawing(drawing, scale, Pattern.OTHER)
+    assert [p for p, _, _ in back] == [Pattern.B_LINES, Pattern.EFFUSION]
+    replace(engine, settings, video_id, people["ann"], back)
+    assert stored(engine, video_id) == before and rows(engine, AuditLog) == audit_before

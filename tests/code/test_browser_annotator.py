@@ -55,7 +55,7 @@ def test_crop_and_regions_are_drawn_on_the_canvas(served_app: str, engine: Engin
         canvas = page.locator("[class*=st-key-annot_regions_4_0_]").bounding_box()
         for x, y in [(40, 40), (120, 40), (120, 120), (40, 40)]:
             page.mouse.click(canvas["x"] + x, canvas["y"] + y)
-        save = page.get_by_role("button", name="Save 1 shape as A-lines")
+        save = page.get_by_role("button", name="Save 1 shape on this frame")
         save.click()
         sync_api.expect(page.get_by_text("Stored regions on this frame")).to_be_visible()
         page.screenshot(path=str(SCREENSHOT), full_page=True)

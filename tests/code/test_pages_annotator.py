@@ -6,16 +6,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from db.models import AuditLog, Frame, PatternTag, Region, Video, VideoLabel
 from db.session import session_scope
-from reviewer.annotation_canvas import Scale, crop_drawing
+from reviewer.annotation_canvas import Scale, crop_drawing, pattern_colour, regions_drawing
 from reviewer.annotation_form import STALE_FORM, AnnotationForm, annotation_state, save_annotation
+from reviewer.annotation_regions import save_regions
 from reviewer.frames import Crop
+from reviewer.regions import Shape
 from reviewer.settings import Settings
-from reviewer.vocab import LusClass, Probe, Role
+from reviewer.vocab import LusClass, Pattern, Probe, Role
 from tests.code import page_support
 from tests.code.page_support import PHANTOM_PX, open_page, user_id
 
@@ -156,7 +158,7 @@ def test_regions_drawn_on_the_canvas_are_stored(home: Settings, db: Engine) -> N
     }
     at = at.run()
     save = at.button(key=f"annot_regions_save_{video_id}")
-    assert save.label == "Save 1 shape as A-lines"
+    assert save.label == "Save 1 shape on this frame"  # no pattern colour: the chosen pattern, A-lines
     at = save.click().run()
     assert not at.exception and not at.error
     with Session(db) as session:
@@ -164,6 +166,49 @@ def test_regions_drawn_on_the_canvas_are_stored(home: Settings, db: Engine) -> N
     assert (region.shape, region.pattern, region.user_id) == ("rect", "a_lines", annotator)
     assert region.geometry == {"x": 0.0, "y": 0.0, "w": 20.0, "h": 10.0}  # 64-px frames shown 7x larger
     assert [image.captions for image in at.get("image")][-1] == ["Stored regions on this frame"]
+
+
+def test_stored_regions_open_on_the_canvas_and_a_save_replaces_them(home: Settings, db: Engine) -> None:
+    annotator, second = user_id(db, "annotator"), user_id(db, "second")
+    video_id = int(page(annotator, "annotator").selectbox(key="annot_video").value or 0)
+    rect = {"x": 2.0, "y": 3.0, "w": 20.0, "h": 10.0}
+    for actor, pattern in [(annotator, Pattern.B_LINES), (second, Pattern.A_LINES)]:
+        with session_scope(db) as session:
+            save_regions(
+                session=session,
+                settings=home,
+                video_id=video_id,
+                frame_index=0,
+                pattern=pattern,
+                shapes=[(Shape.RECT, rect)],
+                actor_id=actor,
+            )
+    at = page(annotator, "annotator")  # the canvas (its stub returns the initial drawing) opens afresh
+    key = f"annot_regions_{video_id}_0_0"
+    assert at.button(key=f"annot_regions_save_{video_id}").label == "Save 1 shape on this frame"  # own only
+    drawing = regions_drawing([(Pattern.B_LINES, Shape.RECT, rect)], Scale(7.0, 7.0))  # as the page opens it
+    drawing["objects"][0]["left"] += 7 * 4  # moved 4 frame pixels right
+    corners = [{"x": 70, "y": 140}, {"x": 210, "y": 140}, {"x": 140, "y": 280}]
+    triangle = {"type": "polygon", "points": corners, "left": 140, "top": 210, "width": 140, "height": 140}
+    drawing["objects"].append({**triangle, "stroke": pattern_colour(Pattern.CONSOLIDATION), "strokeWidth": 0})
+    at.session_state[key] = {"drawing": {"raw": drawing, "data": None}, "backgroundFit": None}
+    at = at.run()
+    save = at.button(key=f"annot_regions_save_{video_id}")
+    assert save.label == "Save 2 shapes on this frame"
+    at = save.click().run()
+    assert not at.exception and not at.error
+    with Session(db) as session:
+        regions = session.exec(select(Region).order_by(col(Region.id))).all()
+        actions = session.exec(
+            select(AuditLog.action).where(col(AuditLog.action).startswith("region."))
+        ).all()
+    assert [(r.pattern, r.shape, r.geometry, r.user_id) for r in regions] == [
+        ("a_lines", "rect", rect, second),
+        ("b_lines", "rect", {**rect, "x": 6.0}, annotator),
+        ("consolidation", "polygon", {"points": [[10.0, 20.0], [30.0, 20.0], [20.0, 40.0]]}, annotator),
+    ]
+    assert actions == ["region.add"] * 4 + ["region.delete"]
+    assert at.button(key=f"annot_regions_save_{video_id}").label == "Save 2 shapes on this frame"  # reloaded
 
 
 def test_a_stale_label_form_is_refused_and_reloads_the_stored_values(home: Settings, db: Engine) -> None:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pytest
 
-from reviewer.annotation_canvas import Scale, crop_drawing, crop_from_drawing, shapes_from_drawing
+from reviewer.annotation_canvas import (
+    PATTERN_COLOURS,
+    Scale,
+    crop_drawing,
+    crop_from_drawing,
+    pattern_colour,
+    regions_drawing,
+    regions_from_drawing,
+)
 from reviewer.frames import Crop, apply_crop_and_resize
 from reviewer.regions import PeakHits, RegionError, Shape, checked_geometry, peak_in_regions, rasterise, union
+from reviewer.vocab import Pattern
 
 
 def pixels(mask: np.ndarray) -> set[tuple[int, int]]:
@@ -128,24 +138,81 @@ def test_browser_shapes_become_frame_pixel_geometry() -> None:
             {"type": "Circle", "left": 0, "top": 0, "radius": 5},
         ]
     }  # fmt: skip
-    shapes = shapes_from_drawing(drawing, Scale(2.0, 2.0))
-    assert shapes == [
-        (Shape.RECT, {"x": 12.5, "y": 20.0, "w": 25.0, "h": 5.0}),
-        (Shape.POLYGON, {"points": [[10.0, 10.0], [40.0, 10.0], [40.0, 35.0]]}),
-        (Shape.PATH, {"points": [[50.0, 25.0], [53.75, 27.5], [65.0, 35.0], [80.0, 45.0]], "width": 2.0}),
+    shapes = regions_from_drawing(drawing, Scale(2.0, 2.0), Pattern.B_LINES)
+    assert shapes == [  # no stroke colour of a pattern: the chosen pattern
+        (Pattern.B_LINES, Shape.RECT, {"x": 12.5, "y": 20.0, "w": 25.0, "h": 5.0}),
+        (Pattern.B_LINES, Shape.POLYGON, {"points": [[10.0, 10.0], [40.0, 10.0], [40.0, 35.0]]}),
+        (
+            Pattern.B_LINES,
+            Shape.PATH,
+            {"points": [[50.0, 25.0], [53.75, 27.5], [65.0, 35.0], [80.0, 45.0]], "width": 2.0},
+        ),
     ]
-    for shape, geometry in shapes:
+    for _, shape, geometry in shapes:
         assert checked_geometry(shape, geometry, 112, 112) == geometry
+
+
+STORED: list[tuple[Pattern, Shape, dict[str, Any]]] = [
+    (Pattern.B_LINES, Shape.RECT, {"x": 12.25, "y": 3.5, "w": 40.75, "h": 18.0}),
+    (Pattern.CONSOLIDATION, Shape.POLYGON, {"points": [[5.5, 40.0], [60.0, 42.25], [30.0, 63.0]]}),
+    (Pattern.A_LINES, Shape.PATH, {"points": [[2.0, 30.0], [20.5, 31.0], [40.0, 30.0]], "width": 3.0}),
+    (Pattern.PLEURAL_IRREGULAR, Shape.PATH, {"points": [[10.0, 10.0], [10.0, 50.0]], "width": 1.5}),
+]
+
+
+def as_the_browser_sends(drawing: dict[str, Any]) -> dict[str, Any]:
+    """Fabric's toObject keeps two decimals of every number; the component sends the result as JSON."""
+    sent: dict[str, Any] = json.loads(json.dumps(drawing), parse_float=lambda text: round(float(text), 2))
+    return sent
+
+
+@pytest.mark.parametrize(("width", "height", "box"), [(64, 64, 448), (224, 224, 448), (70, 50, 448)])
+def test_stored_regions_round_trip_through_the_canvas(width: int, height: int, box: int) -> None:
+    scale = Scale.fit(width, height, box)
+    drawing = as_the_browser_sends(regions_drawing(STORED, scale))
+    back = regions_from_drawing(drawing, scale, Pattern.OTHER)
+    assert [(p, s) for p, s, _ in back] == [(p, s) for p, s, _ in STORED]
+    for (_, shape, stored), (_, _, drawn) in zip(STORED, back, strict=True):
+        assert np.allclose(np.hstack(_numbers(drawn)), np.hstack(_numbers(stored)), atol=0.01)
+        assert np.array_equal(rasterise(shape, drawn, width, height), rasterise(shape, stored, width, height))
+    strokes = [obj["stroke"] for obj in drawing["objects"]]
+    assert strokes == [PATTERN_COLOURS[p] for p, _, _ in STORED]
+
+
+def test_moved_and_deleted_stored_shapes_come_back_moved_and_gone() -> None:
+    scale = Scale.fit(64, 64, 448)  # 7 display pixels per frame pixel
+    drawing = regions_drawing(STORED, scale)
+    rect, polygon, *_ = drawing["objects"]
+    rect["left"] += 14  # dragged 2 frame pixels right
+    polygon.update(scaleX=2.0)  # stretched to twice its width around its left edge
+    del drawing["objects"][2]  # the A-lines stroke deleted
+    back = regions_from_drawing(drawing, scale, Pattern.OTHER)
+    assert [p for p, _, _ in back] == [Pattern.B_LINES, Pattern.CONSOLIDATION, Pattern.PLEURAL_IRREGULAR]
+    assert back[0][2] == {"x": 14.25, "y": 3.5, "w": 40.75, "h": 18.0}
+    xs = [x for x, _ in back[1][2]["points"]]
+    assert xs == pytest.approx([5.5, 114.5, 54.5], abs=0.01)  # the outline keeps its width: no drift
+
+
+def test_every_pattern_has_its_own_colour() -> None:
+    assert set(PATTERN_COLOURS) == set(Pattern)
+    assert len({c.lower() for c in PATTERN_COLOURS.values()}) == len(Pattern)
+    assert pattern_colour("b_lines") == PATTERN_COLOURS[Pattern.B_LINES]
+
+
+def _numbers(geometry: dict[str, Any]) -> list[Any]:
+    if "points" in geometry:
+        return [np.ravel(geometry["points"]), [geometry.get("width", 0.0)]]
+    return [[geometry[k] for k in ("x", "y", "w", "h")]]
 
 
 def test_moved_scaled_and_rotated_shapes_follow_fabric_transforms() -> None:
     polygon = {"type": "polygon", "left": 100, "top": 100, "width": 20, "height": 20, "originX": "center",
                "originY": "center", "scaleX": 2, "scaleY": 1, "strokeWidth": 0,
                "points": [{"x": 0, "y": 0}, {"x": 20, "y": 0}, {"x": 20, "y": 20}]}  # fmt: skip
-    ((_, moved),) = shapes_from_drawing({"objects": [polygon]}, Scale(1.0, 1.0))
+    ((_, _, moved),) = regions_from_drawing({"objects": [polygon]}, Scale(1.0, 1.0), Pattern.OTHER)
     assert moved == {"points": [[80.0, 90.0], [120.0, 90.0], [120.0, 110.0]]}
     rotated = {"type": "rect", "left": 10, "top": 10, "width": 4, "height": 2, "originX": "center",
                "originY": "center", "angle": 90, "strokeWidth": 0}  # fmt: skip
-    ((shape, turned),) = shapes_from_drawing({"objects": [rotated]}, Scale(1.0, 1.0))
+    ((_, shape, turned),) = regions_from_drawing({"objects": [rotated]}, Scale(1.0, 1.0), Pattern.OTHER)
     assert shape is Shape.POLYGON
     assert sorted(map(tuple, turned["points"])) == [(9.0, 8.0), (9.0, 12.0), (11.0, 8.0), (11.0, 12.0)]
