@@ -31,13 +31,16 @@ def clean_description(text: str) -> str:
 def set_description(*, session: Session, study_id: int, description: str, actor_id: int | None) -> Study:
     """Replace the description of a draft or open study, with an audit row of the old and new text.
 
-    The study row is locked, so the edit cannot race a closing that happens at the same time.
+    The study row is locked, so the edit cannot race a closing that happens at the same time. Saving
+    the text unchanged writes nothing.
     """
     require_admin(session, actor_id)
     clean = clean_description(description)
     study = get_study(session, study_id, lock=True)
     if study.state not in EDITABLE:
         raise StudyError(f"Study {study.name!r} is {study.state}; its description can no longer change.")
+    if study.description == clean:  # a save without a change leaves no audit row to wade through
+        return study
     previous, study.description = study.description, clean
     session.flush()
     record(

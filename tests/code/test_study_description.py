@@ -109,3 +109,12 @@ def test_experts_see_descriptions_of_their_open_studies_only(any_engine: Engine)
             other: "Not yours",
         }
     assert _description(any_engine, draft) == "Not yet"
+
+
+def test_saving_an_unchanged_description_writes_no_audit_row(any_engine: Engine) -> None:
+    world = make_world(any_engine)
+    study_id = new_study(any_engine, world, description="Score every video.")
+    _edit(any_engine, study_id, "  Score every video. ", world.admin)
+    assert _edits(any_engine, study_id) == []
+    _edit(any_engine, study_id, "Score every video twice.", world.admin)
+    assert len(_edits(any_engine, study_id)) == 1
