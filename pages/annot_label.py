@@ -22,8 +22,9 @@ from reviewer.annotation_canvas import (
     regions_drawing,
     regions_from_drawing,
 )
-from reviewer.annotation_regions import RegionInfo, frame_overlay, list_regions, replace_regions
 from reviewer.catalog import CatalogError, FrameInfo, list_videos, resolve_file, video_detail
+from reviewer.region_lookup import RegionInfo, frame_overlay, list_regions
+from reviewer.region_store import replace_regions
 from reviewer.vocab import Pattern
 
 PICK_LIMIT = 100

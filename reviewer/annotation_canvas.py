@@ -3,21 +3,29 @@
 The canvas shows a frame scaled to fit the page, and Fabric.js reports each object by its origin,
 size, scale, rotation and stroke; a crop or region must be stored in the pixels of the original video
 (crops) or of the stored frame (regions). Doing this conversion here, as pure functions, keeps the
-page thin and lets tests check the round trip canvas -> pixels -> canvas exactly.
+page thin and lets tests check the round trip canvas -> pixels -> canvas exactly. Where a Fabric
+object's points lie on the canvas is worked out by :mod:`reviewer.annotation_fabric`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reviewer.annotation_fabric import (
+    drawing_objects,
+    finite_number,
+    outline,
+    placed,
+    raw_points,
+    rect_corners,
+)
 from reviewer.frames import Crop
 from reviewer.regions import Point, Shape
 from reviewer.vocab import Pattern
 
-_ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
 _DIGITS = 2  # stored geometry keeps hundredths of a pixel: finer than any hand can draw
 CROP_STROKE_PX = 2
 OUTLINE_PX = 2  # outline of stored rectangles and polygons on the canvas, in display pixels
@@ -101,7 +109,7 @@ def regions_drawing(
                 "strokeUniform": True,
                 "points": [{"x": x, "y": y} for x, y in points],
             }
-            objects.append(_outline(polygon, points, colour, fill, OUTLINE_PX))
+            objects.append(outline(polygon, points, colour, fill, OUTLINE_PX))
         else:
             path = {
                 "type": "path",
@@ -109,7 +117,7 @@ def regions_drawing(
             }
             stroke = float(geometry["width"]) * (scale.x + scale.y) / 2
             shaped = {**path, "strokeLineCap": "round", "strokeLineJoin": "round", "strokeUniform": False}
-            objects.append(_outline(shaped, points, colour, None, stroke))
+            objects.append(outline(shaped, points, colour, None, stroke))
     return {"objects": objects}
 
 
@@ -121,10 +129,10 @@ def crop_from_drawing(
     Returns None when the canvas holds no usable rectangle (the user deleted it), so the page can
     keep the previous crop and say so instead of guessing.
     """
-    rects = [obj for obj in _objects(drawing) if str(obj.get("type", "")).lower() == "rect"]
+    rects = [obj for obj in drawing_objects(drawing) if str(obj.get("type", "")).lower() == "rect"]
     if not rects:
         return None
-    xs, ys = zip(*(_to_stored(p, scale) for p in _rect_corners(rects[-1])), strict=True)
+    xs, ys = zip(*(_to_stored(p, scale) for p in rect_corners(rects[-1])), strict=True)
     left, top = max(0, _whole(min(xs))), max(0, _whole(min(ys)))
     right, bottom = min(width, _whole(max(xs))), min(height, _whole(max(ys)))
     if right <= left or bottom <= top:
@@ -143,7 +151,7 @@ def regions_from_drawing(
     :func:`reviewer.regions.checked_geometry`.
     """
     regions: list[DrawnRegion] = []
-    for obj in _objects(drawing):
+    for obj in drawing_objects(drawing):
         found = _shape(obj, scale)
         if found is not None:
             regions.append((_COLOUR_PATTERNS.get(str(obj.get("stroke", "")).lower(), default), *found))
@@ -152,16 +160,16 @@ def regions_from_drawing(
 
 def _shape(obj: Mapping[str, Any], scale: Scale) -> tuple[Shape, dict[str, Any]] | None:
     kind = str(obj.get("type", "")).lower()
-    if kind == "rect" and not _number(obj, "angle", 0.0) % 360:
-        xs, ys = zip(*(_to_stored(p, scale) for p in _rect_corners(obj)), strict=True)
+    if kind == "rect" and not finite_number(obj, "angle", 0.0) % 360:
+        xs, ys = zip(*(_to_stored(p, scale) for p in rect_corners(obj)), strict=True)
         box = {"x": min(xs), "y": min(ys), "w": max(xs) - min(xs), "h": max(ys) - min(ys)}
         return Shape.RECT, {k: round(v, _DIGITS) for k, v in box.items()}
     if kind not in ("rect", "polygon", "path"):
         return None
-    corners = _rect_corners(obj) if kind == "rect" else _placed(obj, _raw_points(obj, kind))
+    corners = rect_corners(obj) if kind == "rect" else placed(obj, raw_points(obj, kind))
     points = [[round(c, _DIGITS) for c in _to_stored(p, scale)] for p in corners]
     if kind == "path":
-        stroke = _number(obj, "strokeWidth", 1.0) / ((scale.x + scale.y) / 2)
+        stroke = finite_number(obj, "strokeWidth", 1.0) / ((scale.x + scale.y) / 2)
         return Shape.PATH, {"points": points, "width": round(stroke, _DIGITS)}
     return Shape.POLYGON, {"points": points}
 
@@ -172,39 +180,7 @@ def _rect_object(
     """A Fabric rectangle over a stored ``x, y, w, h`` box (its outline drawn outside the box)."""
     x, y = float(box["x"]) * scale.x, float(box["y"]) * scale.y
     corners = [(x, y), (x + float(box["w"]) * scale.x, y + float(box["h"]) * scale.y)]
-    return _outline({"type": "rect", "strokeUniform": True}, corners, colour, fill, stroke)
-
-
-def _outline(
-    obj: dict[str, Any], points: list[Point], colour: str, fill: str | None, stroke: float
-) -> dict[str, Any]:
-    """Place a Fabric object by the top-left of its points' box, as :func:`_placed` reads it back."""
-    xs, ys = zip(*points, strict=True)
-    return {
-        **obj,
-        "left": min(xs) - stroke / 2,
-        "top": min(ys) - stroke / 2,
-        "width": max(xs) - min(xs),
-        "height": max(ys) - min(ys),
-        "originX": "left",
-        "originY": "top",
-        "scaleX": 1,
-        "scaleY": 1,
-        "angle": 0,
-        "fill": fill,
-        "stroke": colour,
-        "strokeWidth": stroke,
-    }
-
-
-def _objects(drawing: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    objects = (drawing or {}).get("objects")
-    return [obj for obj in objects if isinstance(obj, Mapping)] if isinstance(objects, list) else []
-
-
-def _number(obj: Mapping[str, Any], key: str, default: float) -> float:
-    value = obj.get(key, default)
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else default
+    return outline({"type": "rect", "strokeUniform": True}, corners, colour, fill, stroke)
 
 
 def _whole(value: float) -> int:
@@ -214,56 +190,3 @@ def _whole(value: float) -> int:
 
 def _to_stored(point: Point, scale: Scale) -> Point:
     return point[0] / scale.x, point[1] / scale.y
-
-
-def _rect_corners(obj: Mapping[str, Any]) -> list[Point]:
-    w, h = _number(obj, "width", 0.0) / 2, _number(obj, "height", 0.0) / 2
-    return _placed(obj, [(-w, -h), (w, -h), (w, h), (-w, h)], centred=True)
-
-
-def _raw_points(obj: Mapping[str, Any], kind: str) -> list[Point]:
-    """Polygon vertices, or the on-curve points of a path (quadratic segments sampled at t = 0.5)."""
-    if kind == "polygon":
-        raw = obj.get("points") or []
-        return [(float(p["x"]), float(p["y"])) for p in raw if isinstance(p, Mapping)]
-    points: list[Point] = []
-    for command in obj.get("path") or []:
-        if not isinstance(command, Sequence) or len(command) < 3:
-            continue
-        if command[0] == "Q" and len(command) == 5 and points:
-            (x0, y0), cx, cy, x1, y1 = points[-1], *map(float, command[1:5])
-            points += [(0.25 * x0 + 0.5 * cx + 0.25 * x1, 0.25 * y0 + 0.5 * cy + 0.25 * y1), (x1, y1)]
-        else:
-            points.append((float(command[-2]), float(command[-1])))
-    return points
-
-
-def _placed(obj: Mapping[str, Any], points: list[Point], *, centred: bool = False) -> list[Point]:
-    """Apply the object's scale, rotation and position (Fabric's origin and stroke rules) to points."""
-    if not points:
-        return []
-    sx, sy = _number(obj, "scaleX", 1.0), _number(obj, "scaleY", 1.0)
-    stroke = _number(obj, "strokeWidth", 0.0)
-    w, h = _number(obj, "width", 0.0), _number(obj, "height", 0.0)
-    outer = (
-        (w * sx + stroke, h * sy + stroke)
-        if obj.get("strokeUniform")
-        else ((w + stroke) * sx, (h + stroke) * sy)
-    )
-    angle = math.radians(_number(obj, "angle", 0.0))
-    cos, sin = math.cos(angle), math.sin(angle)
-    ox = 0.5 - _ORIGIN.get(str(obj.get("originX", "center")), 0.5)
-    oy = 0.5 - _ORIGIN.get(str(obj.get("originY", "center")), 0.5)
-    dx, dy = ox * outer[0], oy * outer[1]
-    cx = _number(obj, "left", 0.0) + dx * cos - dy * sin
-    cy = _number(obj, "top", 0.0) + dx * sin + dy * cos
-    if centred:
-        mx = my = 0.0
-    else:
-        xs, ys = zip(*points, strict=True)
-        mx, my = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-    placed = []
-    for x, y in points:
-        px, py = (x - mx) * sx, (y - my) * sy
-        placed.append((cx + px * cos - py * sin, cy + px * sin + py * cos))
-    return placed

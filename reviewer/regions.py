@@ -4,7 +4,7 @@ A region is a rectangle, a polygon or a free-hand stroke in *frame pixels* (the 
 frames the model and its CAMs see). The rule that turns geometry into a mask is one sentence, so
 statistics computed on masks can be explained to a reader: **a pixel belongs to a region when its
 centre lies inside the shape** (for a stroke: within half the stroke width of its centre line).
-Nothing here touches the database or files; :mod:`reviewer.annotation_regions` stores the results.
+Nothing here touches the database or files; :mod:`reviewer.region_store` stores the results.
 """
 
 from __future__ import annotations

@@ -17,16 +17,8 @@ from db.session import session_scope
 from reviewer.annotation import AnnotationError
 from reviewer.annotation_canvas import Scale, regions_drawing, regions_from_drawing
 from reviewer.annotation_history import video_audit
-from reviewer.annotation_regions import (
-    TINT_RGB,
-    cam_peak_hits,
-    delete_region,
-    frame_overlay,
-    list_regions,
-    region_masks,
-    replace_regions,
-    save_regions,
-)
+from reviewer.region_lookup import TINT_RGB, cam_peak_hits, frame_overlay, list_regions, region_masks
+from reviewer.region_store import delete_region, replace_regions, save_regions
 from reviewer.regions import PeakHits, Shape
 from reviewer.settings import Settings
 from reviewer.storage import resolve

@@ -13,8 +13,8 @@ from db.models import AuditLog, Frame, PatternTag, Region, Video, VideoLabel
 from db.session import session_scope
 from reviewer.annotation_canvas import Scale, crop_drawing, pattern_colour, regions_drawing
 from reviewer.annotation_form import STALE_FORM, AnnotationForm, annotation_state, save_annotation
-from reviewer.annotation_regions import save_regions
 from reviewer.frames import Crop
+from reviewer.region_store import save_regions
 from reviewer.regions import Shape
 from reviewer.settings import Settings
 from reviewer.vocab import LusClass, Pattern, Probe, Role

@@ -1,9 +1,9 @@
-"""Store and read expert-drawn regions: geometry in the database, a mask PNG beside the frames.
+"""Store expert-drawn regions: geometry in the database, a mask PNG beside the frames.
 
-Regions are drawn on the stored (cropped, resized) frames, the pixels the model and its CAMs see, so
-"does the CAM peak inside the B-lines the expert marked?" is a direct lookup. Saving the shapes of
-one frame is one action: every row, mask file and audit entry is written in the caller's
-transaction and vanishes with it if any shape is refused.
+Regions are drawn on the stored (cropped, resized) frames, the pixels the model and its CAMs see;
+:mod:`reviewer.region_lookup` reads them back. Saving the shapes of one frame is one action: every
+row, mask file and audit entry is written in the caller's transaction and vanishes with it if any
+shape is refused.
 """
 
 from __future__ import annotations
@@ -14,35 +14,20 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from sqlmodel import Session, col, select
 
-from db.models import CamAsset, Frame, Region, Video
-from reviewer.annotation import AnnotationError, video_or_error
+from db.models import Frame, Region
+from reviewer.annotation import AnnotationError
 from reviewer.audit import record
-from reviewer.regions import Mask, PeakHits, RegionError, Shape, checked_geometry, peak_in_regions, rasterise
+from reviewer.region_lookup import frame_or_error, frame_pixels, pattern_or_error
+from reviewer.regions import RegionError, Shape, checked_geometry, rasterise
 from reviewer.settings import Settings
-from reviewer.storage import frame_path, resolve, write_png
+from reviewer.storage import frame_path, write_png
 from reviewer.study_base import row_id
-from reviewer.video_io import Rgb
 from reviewer.vocab import Pattern
 
 MAX_SHAPES = 50  # per save: more is a runaway canvas, not an annotation
 SAME_PX = 0.05  # a coordinate that moved less than this came back unchanged from the canvas
-TINT_RGB = (0, 229, 255)  # the canvas' region colour, so stored and new regions look alike
-TINT_ALPHA = 0.45
-
-
-@dataclass(frozen=True, slots=True)
-class RegionInfo:
-    """A stored region as pages list it."""
-
-    id: int
-    frame_index: int
-    pattern: str
-    shape: str
-    geometry: dict[str, Any]
-    user_id: int | None
 
 
 def save_regions(
@@ -61,11 +46,11 @@ def save_regions(
         AnnotationError: for an unknown video, frame or pattern, no or too many shapes, or a shape
             whose geometry is invalid (the message says which one).
     """
-    video, frame = _frame(session, video_id, frame_index)
-    kind = _pattern(pattern)
+    video, frame = frame_or_error(session=session, video_id=video_id, frame_index=frame_index)
+    kind = pattern_or_error(pattern)
     if not 0 < len(shapes) <= MAX_SHAPES:
         raise AnnotationError(f"Draw 1 to {MAX_SHAPES} shapes before saving.")
-    height, width = _load_frame(settings, frame).shape[:2]
+    height, width = frame_pixels(settings, frame).shape[:2]
     target = _Target(frame, frame_path(settings, video.checksum, frame_index).parent, width, height)
     checked = [
         _checked(number, shape, geometry, width, height) for number, (shape, geometry) in enumerate(shapes, 1)
@@ -97,13 +82,13 @@ def replace_regions(
         AnnotationError: for an unknown video, frame or pattern, too many shapes, or a shape whose
             geometry is invalid (the message says which one).
     """
-    video, frame = _frame(session, video_id, frame_index)
+    video, frame = frame_or_error(session=session, video_id=video_id, frame_index=frame_index)
     if len(regions) > MAX_SHAPES:
         raise AnnotationError(f"Keep at most {MAX_SHAPES} shapes on one frame.")
-    height, width = _load_frame(settings, frame).shape[:2]
+    height, width = frame_pixels(settings, frame).shape[:2]
     target = _Target(frame, frame_path(settings, video.checksum, frame_index).parent, width, height)
     wanted = [
-        (_pattern(pattern), *_checked(number, shape, geometry, width, height))
+        (pattern_or_error(pattern), *_checked(number, shape, geometry, width, height))
         for number, (pattern, shape, geometry) in enumerate(regions, 1)
     ]
     old = list(
@@ -138,68 +123,6 @@ def delete_region(*, session: Session, region_id: int, actor_id: int) -> None:
     _audit(session, region, "region.delete", None, actor_id)
     session.delete(region)
     session.flush()
-
-
-def list_regions(*, session: Session, video_id: int) -> list[RegionInfo]:
-    """Every region of a video, by frame and in drawing order."""
-    rows = session.exec(
-        select(Region, Frame.index)
-        .join(Frame, col(Frame.id) == col(Region.frame_id))
-        .where(Region.video_id == video_id)
-        .order_by(col(Frame.index), col(Region.id))
-    ).all()
-    return [
-        RegionInfo(row_id(r), index, r.pattern, r.shape, dict(r.geometry), r.user_id) for r, index in rows
-    ]
-
-
-def region_masks(
-    *, session: Session, settings: Settings, video_id: int, pattern: Pattern | str | None = None
-) -> dict[int, Mask]:
-    """The union of a video's stored region masks per frame index, optionally for one pattern."""
-    query = (
-        select(Region.mask_path, Frame.index)
-        .join(Frame, col(Frame.id) == col(Region.frame_id))
-        .where(Region.video_id == video_id)
-    )
-    if pattern is not None:
-        query = query.where(Region.pattern == _pattern(pattern).value)
-    masks: dict[int, Mask] = {}
-    for path, index in session.exec(query):
-        if path is None:
-            continue
-        mask = np.asarray(Image.open(resolve(settings, path))) > 0
-        masks[index] = masks[index] | mask if index in masks else mask
-    return masks
-
-
-def frame_overlay(*, session: Session, settings: Settings, video_id: int, frame_index: int) -> Rgb:
-    """The stored frame with every stored region tinted, so annotators see what is already marked.
-
-    Raises:
-        AnnotationError: for an unknown video or frame, or a missing frame file.
-    """
-    _, frame = _frame(session, video_id, frame_index)
-    pixels = _load_frame(settings, frame).astype(np.float32)
-    mask = region_masks(session=session, settings=settings, video_id=video_id).get(frame_index)
-    if mask is not None and mask.shape == pixels.shape[:2]:
-        pixels[mask] = pixels[mask] * (1 - TINT_ALPHA) + np.asarray(TINT_RGB, np.float32) * TINT_ALPHA
-    return pixels.round().astype(np.uint8)
-
-
-def cam_peak_hits(
-    *, session: Session, settings: Settings, asset_id: int, pattern: Pattern | str | None = None
-) -> PeakHits:
-    """How often a CAM asset's per-frame peak lies inside the expert-drawn regions of its video.
-
-    Raises:
-        AnnotationError: for an unknown CAM asset.
-    """
-    asset = session.get(CamAsset, asset_id)
-    if asset is None:
-        raise AnnotationError(f"There is no CAM asset with id {asset_id}.")
-    masks = region_masks(session=session, settings=settings, video_id=asset.video_id, pattern=pattern)
-    return peak_in_regions(asset.peaks, masks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,27 +205,3 @@ def _audit(
         shape=region.shape,
         geometry=region.geometry,
     )
-
-
-def _frame(session: Session, video_id: int, frame_index: int) -> tuple[Video, Frame]:
-    video = video_or_error(session=session, video_id=video_id)
-    frame = session.exec(select(Frame).where(Frame.video_id == video_id, Frame.index == frame_index)).first()
-    if frame is None:
-        raise AnnotationError(f"Video {video_id} has no stored frame {frame_index}.")
-    return video, frame
-
-
-def _pattern(pattern: Pattern | str) -> Pattern:
-    try:
-        return Pattern(pattern)
-    except ValueError as exc:
-        raise AnnotationError(f"Unknown pattern {str(pattern)[:32]!r}.") from exc
-
-
-def _load_frame(settings: Settings, frame: Frame) -> Rgb:
-    """The stored frame as RGB pixels; a missing file is a clear refusal, not a crash."""
-    try:
-        with Image.open(resolve(settings, frame.image_path)) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError) as exc:
-        raise AnnotationError("The frame image is missing from the data folder.") from exc
