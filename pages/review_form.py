@@ -21,9 +21,9 @@ from pages.review_state import (
     Current,
     change,
     current,
+    finish,
     go,
     move,
-    save,
     shown_item,
     widget_changed,
 )
@@ -170,7 +170,7 @@ def _finish(shown: tuple[int, int]) -> None:
     """Complete the answer of the video ``shown``; then the next video, or from the last one the
     first video still unfinished. A refusal stays on the video with its reasons."""
     loaded, user = shown_item(shown), viewer()
-    if loaded is None or user is None or not save(complete=True):
+    if loaded is None or user is None or not finish():
         return
     if loaded.position + 1 < loaded.total:
         go(loaded.position + 1)
@@ -193,6 +193,12 @@ def _status(loaded: Current) -> None:
         return
     for problem in loaded.problems:
         st.warning(f"Not saved: {problem}", icon=":material/warning:")
+    if loaded.unfinished:
+        st.info(
+            f"Not finished yet: please give the {', '.join(loaded.unfinished)}. "
+            "Your other answers are saved.",
+            icon=":material/pending:",
+        )
     if loaded.saved_at is not None:
         state = "finished" if loaded.complete else "draft"
         st.caption(f":material/cloud_done: Saved at {loaded.saved_at} ({state})")

@@ -23,6 +23,7 @@ import streamlit as st
 
 from pages.common import still_signed_in, unit_of_work, viewer
 from reviewer.review import AnswerForm, FormError, ReviewError, ReviewItem, StaleAnswerError, save_answer
+from reviewer.review_form import missing_fields
 
 CURRENT = "review_current"
 STUDY = "review_study"
@@ -53,6 +54,8 @@ class Current:
     saved_at: str | None = None
     stale: str | None = None
     problems: tuple[str, ...] = ()
+    unfinished: tuple[str, ...] = ()
+    """Required values a refused "finish" still lacked; the draft itself was saved."""
     reload: bool = False
     """Set by "Reload the latest version": the next run reads the answer again, keeping the clock."""
 
@@ -180,5 +183,17 @@ def save(*, complete: bool) -> bool:
         loaded.problems = (str(error),)
         return False
     loaded.revision, loaded.complete, loaded.clock = revision, stored_complete, now
-    loaded.saved_at, loaded.problems = datetime.now().strftime("%H:%M:%S"), ()
+    loaded.saved_at, loaded.problems, loaded.unfinished = datetime.now().strftime("%H:%M:%S"), (), ()
     return True
+
+
+def finish() -> bool:
+    """Complete the answer; when required values are missing, save the draft and its time instead,
+    and keep what is left to do, so the expert reads "not finished yet" rather than "not saved"."""
+    loaded = current()
+    missing = tuple(missing_fields(loaded.draft))
+    if not missing:
+        return save(complete=True)
+    if save(complete=False):
+        loaded.unfinished = missing
+    return False

@@ -145,11 +145,15 @@ def test_finishing_needs_the_required_fields_then_moves_on(engine: Engine, world
     at = page(expert, study=world.study_id)
     at = click(at, score_key("score_a", 1))
     at = click(at, "review_next")
-    assert [w.value for w in at.warning] == [
-        "Not saved: To finish this video, please give the score B, preferred heatmap, class guess."
+    assert not at.warning
+    assert [i.value for i in at.info] == [
+        "Not finished yet: please give the score B, preferred heatmap, class guess. "
+        "Your other answers are saved."
     ]
+    assert [c.value for c in at.caption if "Saved at" in c.value][0].endswith("(draft)")
     assert subheaders(at) == ["Pilot · video 1 of 4"]
     at = click(at, score_key("score_b", 0))
+    assert not at.info  # the next autosave clears it
     at = click(at, "review_pref_b")
     at.radio(key="review_class_guess").set_value("healthy").run()
     at = click(at, "review_next")
