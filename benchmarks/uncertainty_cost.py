@@ -30,7 +30,8 @@ from model.augment import augment_batch, augmented_copies
 from model.heads import build_head
 from model.trunk import trunk_features
 from reviewer.run_uncertainty import PASSES, head_passes, run_trunk
-from reviewer.screening import RunModel, screen_bytes
+from reviewer.screening import screen_bytes
+from reviewer.screening_ensemble import RunModel
 from reviewer.settings import load_settings
 from reviewer.training import TrainConfig
 from reviewer.vocab import LusClass

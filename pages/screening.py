@@ -15,18 +15,10 @@ from pages.common import class_name, plain, require_role, settings, unit_of_work
 from reviewer.catalog import list_videos
 from reviewer.run_catalog import RunSummary, list_runs
 from reviewer.run_uncertainty import Progress
-from reviewer.screening import (
-    RunModel,
-    Screening,
-    ScreeningError,
-    Stage,
-    load_run_model,
-    overlay_folder,
-    progress_state,
-    screen_bytes,
-    screen_stored,
-)
+from reviewer.screening import Screening, overlay_folder, screen_bytes, screen_stored
+from reviewer.screening_ensemble import RunModel, ScreeningError, load_run_model
 from reviewer.screening_plots import probability_figure
+from reviewer.screening_progress import Stage, progress_state
 from reviewer.settings import Settings
 from reviewer.vocab import Role, RunStatus
 

@@ -58,7 +58,8 @@ def cmd_cams(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """Screen video files that are not stored with a finished run (research tool, not a diagnosis)."""
     from db.session import session_scope
-    from reviewer.screening import ScreeningError, load_run_model, screen_bytes
+    from reviewer.screening import screen_bytes
+    from reviewer.screening_ensemble import ScreeningError, load_run_model
 
     with session_scope(engine(settings)) as session:
         try:
@@ -83,7 +84,7 @@ def _read_checked(path: Path, settings: Settings) -> bytes:
     """Read a file after checking its size, so an oversized one is refused before it is loaded."""
     from reviewer.ingest_options import IngestError
     from reviewer.ingest_prepare import check_upload_size
-    from reviewer.screening import ScreeningError
+    from reviewer.screening_ensemble import ScreeningError
 
     try:
         check_upload_size(path.stat().st_size, settings)

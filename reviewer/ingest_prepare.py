@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import cv2
 
-from reviewer.frames import CleanFrames, Crop, CropError, clean_frames, suggest_crop
+from reviewer.frames import Crop, CropError
+from reviewer.frames_crop import suggest_crop
+from reviewer.frames_overlays import CleanFrames, clean_frames
 from reviewer.ingest_options import IngestError, IngestOptions, checked_options
 from reviewer.settings import Settings
 from reviewer.storage import display_name

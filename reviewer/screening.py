@@ -7,9 +7,7 @@ epistemic (MC dropout) and aleatoric (test-time augmentation) confidence of the 
 and the train-CAM of that class as an overlay video the page can play. A research tool: nothing
 here is a diagnosis, and callers must say so.
 
-Screening takes about a minute on a small server, so it reports ``(stage, step, total)`` as it goes:
-a :class:`Stage` (its value is the plain-language text a user sees) and which of the stage's
-``total`` steps is starting. :func:`progress_state` turns a report into one bar for the whole job.
+Progress is reported in the stages of :mod:`reviewer.screening_progress`.
 """
 
 from __future__ import annotations
@@ -17,81 +15,32 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlmodel import Session
 
-from db.models import ModelRun, Video
-from reviewer.cam_assets import SAMPLED_FPS, load_heads, overlay
+from db.models import Video
+from reviewer.cam_assets import SAMPLED_FPS, overlay
 from reviewer.encode import write_h264
 from reviewer.frames import Crop
 from reviewer.ingest_options import IngestError, IngestOptions
 from reviewer.ingest_prepare import check_upload_size, prepare
 from reviewer.predictions import class_probabilities
-from reviewer.run_uncertainty import PASSES, Confidence, Progress, head_passes, run_trunk, video_confidence
+from reviewer.run_uncertainty import PASSES, Confidence, Progress, head_passes, video_confidence
+from reviewer.screening_ensemble import RunModel, ScreeningError
+from reviewer.screening_progress import Stage
 from reviewer.settings import Settings
 from reviewer.storage import resolve
-from reviewer.training import TrainConfig, run_config
-from reviewer.vocab import Probe, RunStatus
+from reviewer.vocab import Probe
 
 OVERLAY_KEEP_S = 24 * 3600.0
 """Overlay videos of screened uploads are deleted after a day: they belong to no record."""
 
 
-class Stage(StrEnum):
-    """The stages of a screening, in order; each value is what the user reads while it runs."""
-
-    LOADING = "Loading the model"
-    PREPARING = "Decoding and preparing the frames"
-    MODEL = "Running the model"
-    STABILITY = "Checking stability under small image changes"
-    HEATMAP = "Rendering the heatmap video"
-
-
-STAGE_STEPS = {
-    Stage.LOADING: 1,
-    Stage.PREPARING: 1,
-    Stage.MODEL: 1,
-    Stage.STABILITY: PASSES,
-    Stage.HEATMAP: 1,
-}
-"""Steps of each stage; one step is roughly one trunk pass, the unit that dominates the wait.
-Loading is reported by the caller that loads (and caches) the :class:`RunModel`, not by screening."""
-
-
-def progress_state(stage: str, step: int, total: int) -> tuple[float, str]:
-    """Turn a ``(stage, step, total)`` report into the fraction of the whole job done and a label.
-
-    One bar over all stages, weighted by :data:`STAGE_STEPS`, so it only ever moves forward and a
-    busy user can judge the remaining wait; per-stage bars would refill from zero four times.
-    """
-    current = Stage(stage)
-    stages = list(Stage)
-    before = sum(STAGE_STEPS[s] for s in stages[: stages.index(current)])
-    done = before + STAGE_STEPS[current] * (step - 1) / max(total, 1)
-    label = f"{current.value} ({step} of {total})…" if total > 1 else f"{current.value}…"
-    return done / sum(STAGE_STEPS.values()), label
-
-
 def _silent(stage: str, step: int, total: int) -> None:
     """The progress callback of callers that want none (the CLI, tests)."""
-
-
-class ScreeningError(ValueError):
-    """A run or file that cannot be screened; the message is safe to show."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RunModel:
-    """A finished run's trunk and fold heads, loaded once (pages cache it per run)."""
-
-    run_id: int
-    config: TrainConfig
-    trunk: Any
-    heads: list[Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,23 +69,6 @@ class Screening:
             "overlay": None if self.overlay_path is None else str(self.overlay_path),
             "warnings": list(self.warnings),
         }
-
-
-def load_run_model(*, session: Session, settings: Settings, run_id: int) -> RunModel:
-    """Rebuild a finished run's trunk and load its fold heads.
-
-    Raises:
-        ScreeningError: the run does not exist, has not finished, or its weights are gone.
-    """
-    run = session.get(ModelRun, run_id)
-    if run is None or run.status != RunStatus.DONE.value:
-        raise ScreeningError(f"Run {run_id} does not exist or has not finished training.")
-    config = run_config(run)
-    try:
-        heads = load_heads(settings, run, config)
-    except (OSError, ValueError) as exc:
-        raise ScreeningError(f"The weights of run {run_id} are missing; train it again.") from exc
-    return RunModel(run_id=run_id, config=config, trunk=run_trunk(config), heads=heads)
 
 
 def screen_bytes(

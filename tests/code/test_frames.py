@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from reviewer.frames import Crop, CropError, apply_crop_and_resize, clean_frames, suggest_crop
+from reviewer.frames import Crop, CropError, apply_crop_and_resize
+from reviewer.frames_crop import suggest_crop
+from reviewer.frames_overlays import clean_frames
 from reviewer.vocab import Probe
 
 HEIGHT, WIDTH = 240, 320

@@ -14,14 +14,9 @@ from db.models import Prediction
 from db.session import session_scope
 from reviewer.cli import main
 from reviewer.run_uncertainty import PASSES
-from reviewer.screening import (
-    ScreeningError,
-    Stage,
-    load_run_model,
-    progress_state,
-    screen_bytes,
-    screen_stored,
-)
+from reviewer.screening import screen_bytes, screen_stored
+from reviewer.screening_ensemble import ScreeningError, load_run_model
+from reviewer.screening_progress import Stage, progress_state
 from reviewer.settings import Settings, load_settings
 from reviewer.training import TrainConfig, train_model
 from reviewer.vocab import LusClass
