@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from pages.common import APP_ICON, APP_TITLE, ROLE_NAMES, Viewer, plain, sign_out, viewer
+from pages.review_state import leave
 from reviewer.vocab import Role
 
 st.set_page_config(page_title=APP_TITLE, page_icon=APP_ICON, layout="wide")
@@ -44,6 +45,7 @@ PAGES = (
 )
 # Experts never see Models, Screening or the Data browser: predictions and labels would tell them
 # what the model thinks and what the videos they judge are.
+REVIEW_PAGE = PAGES[0]
 
 
 def _pages_for(user: Viewer) -> dict[str, list[st.Page]]:
@@ -60,6 +62,7 @@ def _account_sidebar(user: Viewer) -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{plain(user.username)}** · {ROLE_NAMES[user.role]}")
         if st.button("Sign out", key="app_sign_out", icon=":material/logout:"):
+            leave()  # an expert's reading time of the video shown, before the session is cleared
             sign_out()
             st.rerun()
 
@@ -69,5 +72,7 @@ if current is None:
     page = st.navigation([st.Page("login.py", title="Sign in", icon=":material/login:")], position="hidden")
 else:
     page = st.navigation(_pages_for(current))
+    if page.title != REVIEW_PAGE.title:
+        leave()  # an expert who opened another page keeps the reading time of the video shown
     _account_sidebar(current)
 page.run()

@@ -12,7 +12,7 @@ import streamlit as st
 from pages.common import Viewer, plain, require_role, settings, unit_of_work
 from pages.review_form import add_keys, answer_form
 from pages.review_player import show_player
-from pages.review_state import POSITION, STUDY, forget, keep_time, load, move
+from pages.review_state import POSITION, STUDY, forget, leave, load, move
 from reviewer.review import ReviewError, expert_studies, item_states, next_position, review_item
 from reviewer.review_media import player_media
 from reviewer.study_description import expert_descriptions
@@ -32,11 +32,10 @@ def _open(study_id: int) -> None:
 
 
 def _leave() -> None:
-    keep_time()
+    leave()
     for key in (STUDY, POSITION):
         st.session_state.pop(key, None)
     st.query_params.pop(STUDY_PARAM, None)
-    forget()
 
 
 def _chosen_study() -> int | None:

@@ -142,6 +142,13 @@ def keep_time() -> None:
         save(complete=False)
 
 
+def leave() -> None:
+    """Store the reading time of the video shown and drop it: the expert leaves the review (another
+    study, another page, signing out), and time spent elsewhere must not count as reading time."""
+    keep_time()
+    forget()
+
+
 def move(shown: tuple[int, int], position: int) -> None:
     """Callback of the ways to another video of the list: keep the time of the one shown, then go."""
     if shown_item(shown) is not None:

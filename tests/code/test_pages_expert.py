@@ -26,6 +26,7 @@ from tests.code.test_review import item
 from tests.code.test_review import save as save_as
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "expert.py"
+APP = PAGE.with_name("app.py")
 TIMEOUT_S = 60
 FULL = AnswerForm(score_a=2, score_b=-1, preferred="a", class_guess="covid")
 
@@ -279,6 +280,31 @@ def test_leaving_a_video_stores_its_reading_time_but_creates_no_empty_answer(
     rewind(at, 42)
     at = click(at, "review_back")
     assert answers_of(engine, expert)[0]["seconds_spent"] >= before + 2 * 42
+
+
+def test_another_page_or_signing_out_keeps_the_reading_time_and_time_away_is_not_counted(
+    engine: Engine, world: ReviewWorld
+) -> None:
+    expert = world.experts[1]
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.session_state[VIEWER_KEY] = viewer_of(expert, Role.EXPERT)
+    at.query_params["study"] = str(world.study_id)
+    at = click(at.run(), score_key("score_a", 1))
+    before = answers_of(engine, expert)[0]["seconds_spent"]
+    rewind(at, 42)
+    at.switch_page("account.py").run()
+    after_leaving = answers_of(engine, expert)[0]["seconds_spent"]
+    assert after_leaving >= before + 42
+    assert "review_current" not in at.session_state  # the clock stops while the expert is elsewhere
+    at.switch_page("expert.py").run()
+    assert subheaders(at) == ["Pilot · video 1 of 4"]
+    assert at.button(key=score_key("score_a", 1)).proto.type == "primary"
+    rewind(at, 42)
+    at = click(at, "app_sign_out")
+    assert VIEWER_KEY not in at.session_state
+    stored = answers_of(engine, expert)[0]
+    assert stored["seconds_spent"] >= after_leaving + 42
+    assert (stored["score_a"], stored["complete"]) == (1, False)
 
 
 @pytest.mark.parametrize(("key", "drawn_at", "moved_to"), [("review_next", 0, 1), ("review_prev", 2, 1)])
