@@ -15,13 +15,21 @@ from PIL import Image
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import PROBE_NAMES, Viewer, class_name, pattern_name, plain, settings, unit_of_work
+from pages.common import (
+    PROBE_NAMES,
+    UPLOAD_TYPES,
+    Viewer,
+    class_name,
+    pattern_name,
+    plain,
+    settings,
+    unit_of_work,
+)
 from reviewer.annotation_canvas import CROP_STROKE_PX, Scale, crop_drawing, crop_from_drawing
 from reviewer.annotation_form import MAX_COMMENT
 from reviewer.frames import Crop, apply_crop_and_resize
 from reviewer.ingest import IngestError, IngestOptions, Preview, ingest_video, preview_video
 from reviewer.ingest_prepare import check_upload_size
-from reviewer.video_io import FORMATS
 from reviewer.vocab import LusClass, Pattern, Probe
 
 CANVAS_PX = 520  # the longest side of the crop canvas: large enough to place a crop to a few pixels
@@ -29,7 +37,6 @@ PREVIEW_PX = 224  # the model's input size: the annotator sees what the model wi
 CROP_COLOUR = "#ffd400"
 CANVAS_GAP = "medium"
 PICTURE_FIELDS = [3, 2]  # relative widths: the crop canvas gets more room than the form
-UPLOAD_TYPES = sorted({*FORMATS, "jpeg", "mpg", "m4v"})
 KILOBYTE, MEGABYTE = 1024, 1024 * 1024
 
 

@@ -20,6 +20,7 @@ from db.session import read_scope, session_scope
 from reviewer.context import open_engine
 from reviewer.settings import Settings, load_settings
 from reviewer.users import credential, session_is_current
+from reviewer.video_io import FORMATS
 from reviewer.vocab import LusClass, Pattern, Probe, Role, TagSource, VideoSource
 
 if TYPE_CHECKING:  # annotations only: pages never talk SQL themselves
@@ -31,6 +32,7 @@ VIEWER_KEY = "auth_viewer"
 SESSION_ENDED = "Your account was deactivated or its password changed; please sign in again."
 THUMBNAIL_PX = 112  # half the 224-pixel model input: large enough to see B-lines, small enough to scan
 FORM_PX = 440  # short forms read better narrow than stretched across a wide screen
+UPLOAD_TYPES = sorted({*FORMATS, "jpeg", "mpg", "m4v"})  # what uploaders offer; content decides later
 
 ROLE_NAMES = {
     Role.ADMIN: "Administrator",

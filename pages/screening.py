@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from pages.common import class_name, plain, require_role, settings, unit_of_work
+from pages.common import UPLOAD_TYPES, class_name, plain, require_role, settings, unit_of_work
 from reviewer.catalog import list_videos
 from reviewer.run_catalog import RunSummary, list_runs
 from reviewer.run_uncertainty import Progress
@@ -76,8 +76,10 @@ def _run_name(run: RunSummary) -> str:
 
 
 def _screen_upload(run_id: int) -> Screening | None:
-    limit = f"Up to {home.max_upload_mb} MB; mp4, mov, avi, mpeg, gif, png or jpg."
-    upload = st.file_uploader("Video", key="screen_upload", help=limit)
+    limit = f"Up to {home.max_upload_mb} MB; {', '.join(UPLOAD_TYPES)}."
+    upload = st.file_uploader(
+        "Video", type=UPLOAD_TYPES, key="screen_upload", help=limit, max_upload_size=home.max_upload_mb
+    )
     st.caption(limit)
     clicked = st.button("Screen", key="screen_upload_go", type="primary", disabled=upload is None)
     if upload is None or not clicked:

@@ -57,6 +57,9 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
     assert not at.exception
     assert "not a diagnosis" in at.warning[0].value
     assert at.button(key="screen_upload_go").disabled  # nothing to screen yet
+    uploader = at.file_uploader(key="screen_upload").proto  # the browser refuses other files at once
+    assert {".mp4", ".gif", ".png"} <= set(uploader.type) and ".txt" not in uploader.type
+    assert uploader.max_upload_size_mb == live_home.max_upload_mb
     at.file_uploader(key="screen_upload").set_value(("scan.mp4", video.read_bytes(), "video/mp4")).run()
     at.button(key="screen_upload_go").click().run()
     assert not at.exception and not at.error
