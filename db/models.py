@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from reviewer.vocab import (
@@ -277,6 +277,8 @@ class Study(SQLModel, table=True):
     __table_args__ = (
         _in("state", StudyState),
         CheckConstraint("reread_share >= 0 AND reread_share <= 0.5", name="ck_reread_share"),
+        # Names differing only in letter case would be one study to the people who choose among them.
+        Index("uq_studies_lower_name", text("lower(name)"), unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.models import ModelRun, Study, StudyExpert, StudyItem, User
@@ -121,11 +122,29 @@ def _store(
     session: Session, study: Study, plans: Mapping[int, Sequence[PlannedItem]], pairs: Mapping[int, CamPair]
 ) -> None:
     """Write the checked study, its experts and every expert's planned items."""
-    session.add(study)
-    session.flush()
+    _insert_study(session, study)
     for expert_id, plan in plans.items():
         session.add(StudyExpert(study_id=row_id(study), user_id=expert_id))
         _add_items(session, study, expert_id, plan, pairs)
+
+
+def _insert_study(session: Session, study: Study) -> None:
+    """Insert the study row, refusing a name another admin took after :func:`_check_name` looked.
+
+    Two admins creating "Pilot" and "pilot" at once both pass the check; the database's unique
+    indexes stop the later insert. Inside a savepoint the clash is rolled back on its own, so the name
+    can be looked up again and refused with the check's own message; anything else is raised as is.
+    """
+    try:
+        with session.begin_nested():
+            session.add(study)
+            session.flush()
+    except IntegrityError as exc:
+        try:
+            _check_name(session, study.name)
+        except StudyError as taken:
+            raise taken from exc
+        raise
 
 
 def _audit_creation(
@@ -160,7 +179,8 @@ def _check_study(session: Session, study: Study) -> None:
 def _check_name(session: Session, clean: str) -> None:
     if not 0 < len(clean) <= MAX_NAME:
         raise StudyError(f"A study name needs 1 to {MAX_NAME} characters.")
-    taken = select(Study.id).where(func.lower(Study.name) == clean.lower())
+    # The database lowers both sides, as the unique index on lower(name) does (ASCII only on SQLite).
+    taken = select(Study.id).where(func.lower(Study.name) == func.lower(clean))
     if session.exec(taken).first() is not None:
         raise StudyError(f"A study named {clean!r} already exists; choose another name.")
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from db.models import AuditLog, ModelRun, Prediction, Study, StudyExpert
+from db.models import AuditLog, ModelRun, Prediction, Study, StudyExpert, StudyItem
 from db.session import session_scope
+from reviewer import study_setup
 from reviewer.study_setup import (
     KINDS,
     StudyError,
@@ -193,6 +195,52 @@ def test_set_up_is_validated_and_a_refusal_stores_nothing(any_engine: Engine) ->
             new_study(any_engine, world, **overrides)
     assert count(any_engine, Study) == 1
     assert count(any_engine, StudyExpert) == 2
+
+
+def _written(engine: Engine) -> tuple[list[str], int, int, int]:
+    """Study names, experts, items and creation audit rows: what a refused creation must not add."""
+    with session_scope(engine) as session:
+        names = list(session.exec(select(Study.name).order_by(col(Study.id))))
+        created = session.exec(select(AuditLog).where(AuditLog.action == "study.create")).all()
+    return names, count(engine, StudyExpert), count(engine, StudyItem), len(created)
+
+
+@pytest.mark.parametrize("name", ["pilot", "Pilot"])
+def test_a_clash_the_name_check_missed_gets_the_checks_message(
+    any_engine: Engine, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    world = make_world(any_engine)
+    new_study(any_engine, world)
+    with pytest.raises(StudyError, match="already exists") as checked:
+        new_study(any_engine, world, name=name)
+    before = _written(any_engine)
+    # Both admins' checks passed before either inserted: the database's unique indexes must decide.
+    monkeypatch.setattr(study_setup, "_check_study", lambda *_: None)
+    with pytest.raises(StudyError) as raced:
+        new_study(any_engine, world, name=name)
+    assert str(raced.value) == str(checked.value)
+    assert isinstance(raced.value.__cause__, IntegrityError)
+    assert before[0] == ["Pilot"]
+    assert _written(any_engine) == before
+
+
+def test_a_rival_committing_between_check_and_insert_is_refused(
+    any_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if any_engine.dialect.name == "sqlite":  # a rival there waits for our commit, then our name is taken
+        pytest.skip("SQLite writers lock at BEGIN: no rival can commit between check and insert")
+    world = make_world(any_engine)
+    choose = study_setup.select_videos
+
+    def rival_commits_first(*args: Any) -> list[int]:
+        with session_scope(any_engine) as rival:  # another admin's unit of work, after our name check
+            rival.add(Study(name="PILOT", run_id=world.run_id))
+        return choose(*args)
+
+    monkeypatch.setattr(study_setup, "select_videos", rival_commits_first)
+    with pytest.raises(StudyError, match="A study named 'pilot' already exists; choose another name."):
+        new_study(any_engine, world, name="pilot")
+    assert _written(any_engine) == (["PILOT"], 0, 0, 0)
 
 
 def test_cam_files_named_after_their_kind_are_refused(engine: Engine) -> None:
