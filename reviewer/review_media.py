@@ -3,12 +3,14 @@
 The page embeds every clip as hexadecimal text instead of serving files: no URL, file name or token
 reaches the browser, and hex digits (0-9, a-f) cannot spell "train" or "test", so the whole page
 can be checked for such words. Panels A and B pair their heatmap overlay with a clip of the same
-sampled, cropped frames, so that an opacity slider can fade the heatmap in and out; the original
-video is shown as stored when a browser can play it, else as the sampled frames.
+sampled, cropped frames, so that an opacity slider can fade the heatmap in and out. The original
+is never shown as uploaded (its burnt-in text and tags could unblind the expert): the "Video" panel is
+its cleaned frames from the first sample to the last, in step with the samples
+(:mod:`reviewer.review_original`), or the sampled frames if the original cannot be decoded.
 
-The frame clips are a cache under home: reading a clip refreshes its modification time, and the cache
-is pruned (clips unread for ``review_clip_keep_days``, then the least recently read above
-``review_clip_cache_mb``) whenever a clip is written, and otherwise at most every few minutes.
+The frame clips and cleaned originals are a cache under home: reading a clip refreshes its modification
+time, and the cache is pruned (clips unread for ``review_clip_keep_days``, then the least recently read
+above ``review_clip_cache_mb``) whenever a clip is written, and otherwise at most every few minutes.
 """
 
 from __future__ import annotations
@@ -19,23 +21,23 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
 import numpy as np
 from sqlmodel import Session, col, select
 
-from db.models import Frame
-from reviewer.catalog_files import VIDEO_MIME
+from db.models import Frame, Video
 from reviewer.encode import write_h264
+from reviewer.frames import Crop
 from reviewer.review_form import ReviewError, ReviewItem
+from reviewer.review_original import UndecodableOriginal, cleaned_original
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 
 MP4 = "video/mp4"
-MAX_ORIGINAL_BYTES = 16 * 1024 * 1024
-"""Larger originals are shown as their sampled frames: hex doubles the bytes the browser receives."""
 CLIP_CACHE = "cache/review-clips"
 PRUNE_EVERY_SECONDS = 10 * 60
 """Serving a cached clip prunes the cache at most this often per process: a scan of one folder."""
@@ -88,15 +90,17 @@ def player_media(*, session: Session, settings: Settings, item: ReviewItem) -> P
     Raises:
         ReviewError: when a file is missing, so the expert gets a message instead of a broken player.
     """
-    query = select(Frame.image_path).where(Frame.video_id == item.video_id).order_by(col(Frame.index))
-    images = list(session.exec(query))
-    if not images:
+    query = select(Frame.image_path, Frame.source_index).where(Frame.video_id == item.video_id)
+    rows = list(session.exec(query.order_by(col(Frame.index))))
+    video = session.get(Video, item.video_id)
+    if not rows or video is None:
         raise ReviewError(UNAVAILABLE)
+    images, sources = [image for image, _ in rows], [source for _, source in rows]
     try:
         frames = Clip(MP4, _frames_clip(settings, images, settings.sample_hz).hex())
         heat_a = _clip(settings, item.panel_a.overlay_path)
         heat_b = _clip(settings, item.panel_b.overlay_path)
-        original = _original(settings, item.video_path)
+        original = _original(settings, video, sources)
     except (OSError, ValueError) as error:
         raise ReviewError(UNAVAILABLE) from error
     return PlayerMedia(
@@ -113,23 +117,44 @@ def _clip(settings: Settings, relative: str) -> Clip:
     return Clip(MP4, resolve(settings, relative).read_bytes().hex())
 
 
-def _original(settings: Settings, relative: str) -> Clip | None:
-    """The stored original if browsers play its format and it is small enough to embed."""
-    mime = VIDEO_MIME.get(PurePosixPath(relative).suffix.lower())
-    path = resolve(settings, relative)
-    if mime is None or path.stat().st_size > MAX_ORIGINAL_BYTES:
+def _original(settings: Settings, video: Video, sources: list[int]) -> Clip | None:
+    """The cleaned original, named after the source bytes (their SHA-256), crop, samples and settings.
+
+    None when the original cannot be decoded: the panel then shows the sampled frames, with a note.
+    """
+    crop = Crop(video.crop_x, video.crop_y, video.crop_w, video.crop_h)
+    parts = [video.checksum, repr(crop), repr(sources), str(video.overlay_removal)]
+    parts += [str(settings.sample_hz), str(settings.review_original_max_side)]
+    parts.append(str(settings.review_original_max_fps))
+    key = hashlib.sha256("\n".join(["original", *parts]).encode("utf-8")).hexdigest()
+    path = resolve(settings, video.file_path)
+    try:
+        data = _cached_clip(
+            settings,
+            key,
+            lambda: cleaned_original(path, crop, sources, settings, remove_overlays=video.overlay_removal),
+        )
+    except UndecodableOriginal as error:
+        log.warning("video %s: showing the sampled frames as its original: %s", video.id, error)
         return None
-    return Clip(mime, path.read_bytes().hex())
+    return Clip(MP4, data.hex())
 
 
 def _frames_clip(settings: Settings, images: list[str], fps: float) -> bytes:
-    """An H.264 clip of the sampled frames, encoded once and then kept under a content-derived name.
+    """An H.264 clip of the sampled frames, encoded once and then kept under a content-derived name."""
+    key = hashlib.sha256("\n".join([str(fps), *images]).encode("utf-8")).hexdigest()
+    return _cached_clip(
+        settings, key, lambda: (np.stack([_rgb(resolve(settings, image)) for image in images]), fps)
+    )
+
+
+def _cached_clip(settings: Settings, key: str, frames: Callable[[], tuple[np.ndarray, float]]) -> bytes:
+    """The cached clip named ``key``, else the ``(frames, fps)`` that ``frames`` builds, encoded and kept.
 
     Written to a temporary name and renamed, so two experts opening the same video at once never
     read a half-written clip and pruning never sees one. A clip pruned while being served is encoded
     again rather than shown as unavailable.
     """
-    key = hashlib.sha256("\n".join([str(fps), *images]).encode("utf-8")).hexdigest()
     path = resolve(settings, f"{CLIP_CACHE}/{key}.mp4")
     try:
         os.utime(path)  # "used" means read: pruning goes by this time
@@ -139,7 +164,7 @@ def _frames_clip(settings: Settings, images: list[str], fps: float) -> bytes:
     else:
         _prune_now_and_then(settings, due=False)
         return data
-    rgb = np.stack([_rgb(resolve(settings, image)) for image in images])
+    rgb, fps = frames()
     partial = path.with_name(f"{key}.{secrets.token_hex(4)}.mp4")
     try:
         data = write_h264(rgb, fps, partial).read_bytes()

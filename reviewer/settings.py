@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Review-clip cache: clips not read for this many days go, then the least recently read above the cap.
     review_clip_keep_days: int = Field(default=30, ge=1, le=3650)
     review_clip_cache_mb: int = Field(default=2000, ge=1, le=1_000_000)
+    # The review's "Video" panel (the cleaned original): its long side in pixels (never upscaled) and its
+    # frame rate, above which the frames between two samples are thinned evenly.
+    review_original_max_side: int = Field(default=448, ge=32, le=4096)
+    review_original_max_fps: float = Field(default=30.0, gt=0, le=240)
 
     # SQLite robustness.
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)

@@ -1,4 +1,4 @@
-"""The media of a review item: real playable clips as hex, cached frame clips, fallbacks, clear refusals."""
+"""The media of a review item: real playable clips as hex, cached clips, fallbacks, clear refusals."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import re
 import av
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
-from db.models import Video
+from db.models import Frame, Video
 from db.session import session_scope
 from reviewer.review import ReviewError, ReviewItem, review_item
 from reviewer.review_media import CLIP_CACHE, PlayerMedia, player_media
+from reviewer.review_original import per_sample
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 from tests.code.review_support import ReviewWorld, review_world
@@ -38,14 +40,19 @@ def decoded_frames(hex_text: str) -> tuple[str, int]:
         return stream.codec_context.name, sum(1 for _ in container.decode(stream))
 
 
-def test_the_three_panels_are_the_stored_files_and_an_h264_clip_of_the_frames(
+def test_the_heatmaps_are_the_stored_files_the_frames_and_the_original_h264_clips(
     engine: Engine, settings: Settings, world: ReviewWorld
 ) -> None:
     shown, media = media_of(engine, settings, world)
     assert bytes.fromhex(media.heat_a.hex) == resolve(settings, shown.panel_a.overlay_path).read_bytes()
     assert bytes.fromhex(media.heat_b.hex) == resolve(settings, shown.panel_b.overlay_path).read_bytes()
-    assert bytes.fromhex(media.original.hex) == resolve(settings, shown.video_path).read_bytes()
+    assert bytes.fromhex(media.original.hex) != resolve(settings, shown.video_path).read_bytes()
     assert (media.original_is_sampled, media.frame_count) == (False, FRAMES)
+    with session_scope(engine) as session:
+        sources = list(session.exec(select(Frame.source_index).where(Frame.video_id == shown.video_id)))
+    slots = per_sample(sources, settings)
+    assert slots > 1  # the original (10 fps) shows more than the samples, in the same time
+    assert decoded_frames(media.original.hex) == ("h264", FRAMES * slots)
     assert decoded_frames(media.frames.hex) == ("h264", FRAMES)
     assert decoded_frames(media.heat_a.hex) == ("h264", FRAMES)
 
@@ -62,30 +69,38 @@ def test_nothing_in_the_media_can_spell_a_cam_type(
     }
 
 
-def test_the_frames_clip_is_encoded_once_and_reused(
+def test_the_frames_clip_and_the_original_are_encoded_once_and_reused(
     engine: Engine, settings: Settings, world: ReviewWorld
 ) -> None:
     _, first = media_of(engine, settings, world)
-    (cached,) = resolve(settings, CLIP_CACHE).iterdir()
-    inode = cached.stat().st_ino
+    cached = {p.name: p.stat().st_ino for p in resolve(settings, CLIP_CACHE).iterdir()}
+    assert len(cached) == 2
     _, second = media_of(engine, settings, world)
-    assert second.frames == first.frames
-    assert [p.name for p in resolve(settings, CLIP_CACHE).iterdir()] == [cached.name]
-    assert cached.stat().st_ino == inode  # read again, not encoded again and renamed over it
+    assert (second.frames, second.original) == (first.frames, first.original)
+    # read again, not encoded again and renamed over them
+    assert {p.name: p.stat().st_ino for p in resolve(settings, CLIP_CACHE).iterdir()} == cached
 
 
-def test_an_original_browsers_cannot_play_is_shown_as_its_sampled_frames(
+def test_an_original_that_cannot_be_decoded_is_shown_as_its_sampled_frames(
     engine: Engine, settings: Settings, world: ReviewWorld
 ) -> None:
-    shown, _ = media_of(engine, settings, world)
     with session_scope(engine) as session:
-        video = session.get(Video, shown.video_id)
+        video = session.get(Video, world.videos[0])
         assert video is not None
-        avi = video.file_path.replace(".mp4", ".avi")
-        resolve(settings, video.file_path).rename(resolve(settings, avi))
-        video.file_path = avi
+        resolve(settings, video.file_path).write_bytes(b"not a video at all")
     _, media = media_of(engine, settings, world)
     assert media.original_is_sampled and media.original == media.frames
+
+
+def test_a_missing_original_gives_a_clear_message(
+    engine: Engine, settings: Settings, world: ReviewWorld
+) -> None:
+    with session_scope(engine) as session:
+        video = session.get(Video, world.videos[0])
+        assert video is not None
+        resolve(settings, video.file_path).unlink()
+    with pytest.raises(ReviewError, match="files are unavailable"):
+        media_of(engine, settings, world)
 
 
 def test_a_missing_file_gives_a_clear_message(engine: Engine, settings: Settings, world: ReviewWorld) -> None:
