@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import FORM_PX, ROLE_NAMES, plain, require_role, sign_in, unit_of_work
-from reviewer.users import UserError, change_password
+from pages.common import FORM_PX, ROLE_NAMES, engine, plain, require_role, settings, sign_in
+from reviewer.sign_in import change_password
+from reviewer.users import UserError
 
 me = require_role()
 st.title("My account", anchor=False)
@@ -27,8 +28,10 @@ if submitted:
     try:
         if new != repeat:
             raise UserError("The two new passwords differ.")
-        with unit_of_work() as session:
-            sign_in(change_password(session=session, user_id=me.id, current=current, new=new))
+        # A wrong current password counts towards the sign-in lock of this account.
+        sign_in(
+            change_password(engine=engine(), settings=settings(), user_id=me.id, current=current, new=new)
+        )
     except UserError as exc:
         st.error(str(exc), icon=":material/error:")
     else:

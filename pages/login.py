@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import streamlit as st
 
-from pages.common import APP_ICON, APP_TITLE, FORM_PX, settings, sign_in, unit_of_work
-from reviewer.users import attempt_sign_in
+from pages.common import APP_ICON, APP_TITLE, FORM_PX, engine, settings, sign_in
+from reviewer.sign_in import attempt_sign_in
 
 st.title(APP_TITLE, anchor=False)
 st.caption(
@@ -24,15 +22,8 @@ with st.form("login_form", border=True, width=FORM_PX):
     submitted = st.form_submit_button("Sign in", key="login_submit", type="primary", icon=APP_ICON)
 
 if submitted:
-    limits = settings()
-    with unit_of_work() as session:
-        attempt = attempt_sign_in(
-            session=session,
-            username=username,
-            password=password,
-            max_failures=limits.login_max_failures,
-            lockout=timedelta(minutes=limits.login_lockout_minutes),
-        )
+    # The service opens its own short transactions: none may stay open while bcrypt runs.
+    attempt = attempt_sign_in(engine=engine(), settings=settings(), username=username, password=password)
     if attempt.user is None:
         st.error(attempt.refusal, icon=":material/error:")
     else:

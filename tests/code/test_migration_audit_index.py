@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from db.models import AuditLog, utcnow
 from db.session import alembic_config, make_engine, session_scope
 from reviewer.settings import Settings
-from reviewer.users import LOCK_ACTIONS, LOGIN_FAILED
+from reviewer.sign_in import LOCK_ACTIONS, LOGIN_FAILED
 
 INDEX = "ix_audit_log_action_at"
 

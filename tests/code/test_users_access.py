@@ -14,17 +14,8 @@ from sqlmodel import col, select
 from db.models import AuditLog, User
 from db.session import session_scope
 from reviewer.settings import Settings
-from reviewer.users import (
-    WRONG_CREDENTIALS,
-    SignIn,
-    UserError,
-    attempt_sign_in,
-    authenticate,
-    change_password,
-    create_user,
-    reset_password,
-    set_active,
-)
+from reviewer.sign_in import WRONG_CREDENTIALS, SignIn, attempt_sign_in, change_password
+from reviewer.users import UserError, authenticate, create_user, reset_password, set_active
 from reviewer.vocab import Role
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -46,15 +37,13 @@ def _annotator(engine: Engine) -> int:
 
 
 def _attempt(engine: Engine, settings: Settings, username: str, password: str, minute: float) -> SignIn:
-    with session_scope(engine) as session:  # one transaction per attempt, as on the sign-in page
-        return attempt_sign_in(
-            session=session,
-            username=username,
-            password=password,
-            max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.login_lockout_minutes),
-            now=T0 + timedelta(minutes=minute),
-        )
+    return attempt_sign_in(
+        engine=engine,
+        settings=settings,
+        username=username,
+        password=password,
+        now=T0 + timedelta(minutes=minute),
+    )
 
 
 def _audit(engine: Engine, *actions: str) -> list[AuditLog]:
@@ -106,17 +95,20 @@ def test_a_successful_sign_in_resets_the_count(engine: Engine, settings: Setting
     assert _attempt(engine, settings, "ann", PASSWORD, 9).user is not None  # 8 failures, 4 since success
 
 
-def test_own_password_change_checks_the_current_one_and_the_rules(engine: Engine, ann: int) -> None:
+def test_own_password_change_checks_the_current_one_and_the_rules(
+    engine: Engine, settings: Settings, ann: int
+) -> None:
     for current, new, message in [
         (WRONG, "a new long password", "current password is wrong"),
         (PASSWORD, "short", "at least 8"),
         (PASSWORD, PASSWORD, "must differ"),
     ]:
-        with pytest.raises(UserError, match=message), session_scope(engine) as session:
-            change_password(session=session, user_id=ann, current=current, new=new)
+        with pytest.raises(UserError, match=message):
+            change_password(engine=engine, settings=settings, user_id=ann, current=current, new=new)
     assert _audit(engine, "user.password") == []
-    with session_scope(engine) as session:
-        change_password(session=session, user_id=ann, current=PASSWORD, new="a new long password")
+    change_password(
+        engine=engine, settings=settings, user_id=ann, current=PASSWORD, new="a new long password"
+    )
     with session_scope(engine) as session:
         assert authenticate(session=session, username="ann", password=PASSWORD) is None
         assert authenticate(session=session, username="ann", password="a new long password") is not None
