@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reviewer import cli_model, cli_stats, cli_study
+from reviewer import cli_backup, cli_model, cli_stats, cli_study
 from reviewer.cli_base import CliError, Handler, engine, jsonable, progress
 from reviewer.settings import Settings, load_settings
 
-COMMAND_MODULES = (cli_model, cli_study, cli_stats)  # each adds its subcommands with register(add)
+COMMAND_MODULES = (cli_model, cli_study, cli_stats, cli_backup)  # each adds its subcommands: register(add)
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

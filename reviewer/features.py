@@ -90,7 +90,7 @@ def run_features(
     features = cached_features(
         build_trunk(backbone),
         resize_frames(frames.images, config.input_size),
-        cache_dir=settings.runs_dir / "feature-cache",
+        cache_dir=settings.feature_cache_dir,
         copies=config.augmentations,
         seed=config.seed,
         frame_ids=[str(i) for i in frames.frame_ids],

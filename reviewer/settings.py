@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         return self.home / "runs"
 
     @property
+    def feature_cache_dir(self) -> Path:
+        """The trunk-feature cache shared by runs: rebuilt on demand, so never backed up."""
+        return self.runs_dir / "feature-cache"
+
+    @property
     def assets_dir(self) -> Path:
         """Where CAM arrays and overlay videos are kept under opaque names."""
         return self.home / "assets"

@@ -1,0 +1,264 @@
+"""Backups an administrator can take while the app keeps running: the database and the stored files.
+
+A SQLite database is copied with SQLite's online backup API from one pinned snapshot (WAL readers never
+block writers), checked with ``PRAGMA integrity_check`` and its Alembic revision read back; a
+PostgreSQL database is dumped by ``pg_dump``, never by hand. Every file is written under a temporary
+name in the destination and published under its final name only once it is complete and checked,
+without ever replacing an existing file: a backup folder only ever holds whole, verified backups.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import URL, text
+from sqlalchemy.engine import make_url
+
+from db.session import make_engine, read_scope, session_scope
+from reviewer.audit import record
+from reviewer.settings import Settings
+
+BACKUP_ACTION = "backup.made"
+STEP_PAGES = 256
+"""Pages copied per backup step (1 MiB at the default page size): the copy proceeds in small pieces."""
+_SIDECARS = ("-journal", "-wal", "-shm")
+
+
+class BackupError(ValueError):
+    """A backup that cannot be made as asked; the message says why and nothing half-written is left."""
+
+
+@dataclass(frozen=True)
+class Backup:
+    """What a backup wrote: the database copy, its size and schema revision, and the files archive."""
+
+    database: Path
+    bytes: int
+    revision: str
+    files: Path | None = None
+    file_count: int = 0
+    file_bytes: int = 0
+
+
+def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: datetime | None = None) -> Backup:
+    """Back up the configured database (and with ``with_files`` the stored files) into ``dest``.
+
+    The database is copied before the files: every file a copied row refers to was committed before
+    the copy began, and stored files are only ever deleted when their transaction rolls back, so the
+    archive holds every file the snapshot needs. The audit row is written last, in its own short
+    transaction, so it records only a backup that exists.
+
+    Args:
+        settings: Where the database and the home folder are.
+        dest: The backup folder, created if missing; it must not lie inside the home folder.
+        with_files: Also archive the stored videos, frames, CAM assets and runs (without caches).
+        now: The time that names the files (default: the current UTC time).
+
+    Raises:
+        BackupError: the destination is refused, a file of that name exists, ``pg_dump`` is missing
+            or the copy failed its checks.
+    """
+    url = make_url(settings.database_url)
+    pg_dump = _pg_dump() if url.get_backend_name() == "postgresql" else None
+    folder = _destination(settings, dest)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    db_name = f"lusreview-{stamp}.{'dump' if pg_dump else 'sqlite3'}"
+    tar_name = f"lusreview-{stamp}-files.tar"
+    for name in (db_name, tar_name) if with_files else (db_name,):
+        if (folder / name).exists():
+            raise BackupError(f"{folder / name} exists already; nothing was overwritten")
+    with _atomic(folder, db_name) as temporary:
+        revision = (
+            _dump_postgres(pg_dump, url, temporary) if pg_dump else _copy_sqlite(settings, url, temporary)
+        )
+    backup = Backup(database=folder / db_name, bytes=(folder / db_name).stat().st_size, revision=revision)
+    if with_files:
+        with _atomic(folder, tar_name) as temporary:
+            count, size = _archive_files(settings, temporary)
+        backup = replace(backup, files=folder / tar_name, file_count=count, file_bytes=size)
+    _record(settings, backup)
+    return backup
+
+
+def _destination(settings: Settings, dest: Path) -> Path:
+    """The backup folder, created if missing; refused inside home, where it would die with the data."""
+    folder = dest.expanduser().resolve()
+    home = settings.home.resolve()
+    if folder.is_relative_to(home):
+        raise BackupError(
+            f"{dest} is inside the home folder {home}: keep backups elsewhere, or they are lost with the "
+            "data they should restore (and the home's files would be archived into themselves)"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot create the backup folder {dest}: {exc.strerror}") from exc
+    return folder
+
+
+@contextmanager
+def _atomic(folder: Path, name: str) -> Iterator[Path]:
+    """A temporary file in ``folder`` that becomes ``name`` if the block succeeds, and vanishes if not.
+
+    Publishing links the finished file under its name, which fails rather than replace a file that
+    appeared meanwhile; only where the file system has no hard links is it renamed after a last check.
+    """
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+    os.close(handle)
+    partial, target = Path(temporary), folder / name
+    try:
+        yield partial
+        with partial.open("rb") as stream:
+            os.fsync(stream.fileno())  # whole on disk before it carries a backup's name
+        try:
+            os.link(partial, target)
+        except FileExistsError as exc:
+            raise BackupError(f"{target} exists already; nothing was overwritten") from exc
+        except OSError:
+            if target.exists():
+                raise BackupError(f"{target} exists already; nothing was overwritten") from None
+            os.rename(partial, target)
+    finally:
+        for path in (partial, *(Path(f"{partial}{suffix}") for suffix in _SIDECARS)):
+            path.unlink(missing_ok=True)
+
+
+def _copy_sqlite(settings: Settings, url: URL, target: Path) -> str:
+    """Copy the live SQLite file into ``target`` in steps, then check the copy; returns its revision.
+
+    In WAL mode (the app's, see ``db.session``) a reader never blocks a writer, so the copy pins one
+    read snapshot for all its steps: the app commits on meanwhile, and the copy neither restarts nor
+    mixes two states. Any other journal mode is copied step by step without pinning, so that writers
+    wait at most one step. The copy is switched to a rollback journal: one self-contained file.
+    """
+    source = Path(url.database or "")
+    if not url.database or url.database == ":memory:" or not source.is_file():
+        raise BackupError(f"there is no database file at {source} to back up (run `lusreview init` first)")
+    timeout = settings.sqlite_busy_timeout_ms / 1000
+    with (
+        closing(sqlite3.connect(source, timeout=timeout, isolation_level=None)) as live,
+        closing(sqlite3.connect(target, isolation_level=None)) as copy,
+    ):
+        pinned = live.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        if pinned:
+            live.execute("BEGIN")
+            live.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+        live.backup(copy, pages=STEP_PAGES)
+        if pinned:
+            live.execute("COMMIT")
+        copy.execute("PRAGMA journal_mode=DELETE")
+    return _checked_revision(target)
+
+
+def _checked_revision(copy_path: Path) -> str:
+    """The Alembic revision of a copied SQLite file, after it passed ``PRAGMA integrity_check``."""
+    with closing(sqlite3.connect(copy_path)) as copy:
+        problems = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise BackupError(f"the copy failed its integrity check: {'; '.join(problems[:5])}")
+        try:
+            row = copy.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+    if row is None:
+        raise BackupError("the database has no Alembic revision (run `lusreview init` first)")
+    return str(row[0])
+
+
+def _pg_dump() -> str:
+    """The ``pg_dump`` on PATH: PostgreSQL's own tool is the only safe way to copy its databases."""
+    found = shutil.which("pg_dump")
+    if found is None:
+        raise BackupError(
+            "backing up PostgreSQL needs pg_dump (the PostgreSQL client tools, the server's version or "
+            "newer) on PATH; none was found"
+        )
+    return found
+
+
+def _dump_postgres(pg_dump: str, url: URL, target: Path) -> str:
+    """Dump the database in pg_dump's custom format into ``target``; returns its Alembic revision.
+
+    The connection details go to pg_dump through its ``PG*`` environment variables, so the password
+    never appears on a command line that other users of the machine can list.
+    """
+    parts = {
+        "PGHOST": url.host,
+        "PGPORT": str(url.port) if url.port else None,
+        "PGUSER": url.username,
+        "PGPASSWORD": url.password,
+        "PGDATABASE": url.database,
+        "PGSSLMODE": url.query.get("sslmode"),
+    }
+    env = {**os.environ, **{key: str(value) for key, value in parts.items() if value}}
+    command = [pg_dump, "--format=custom", "--no-password", f"--file={target}"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BackupError(f"pg_dump failed: {done.stderr.strip() or f'exit status {done.returncode}'}")
+    if target.stat().st_size == 0:
+        raise BackupError("pg_dump wrote an empty file")
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with read_scope(engine) as session:
+            return str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _stored_files(settings: Settings) -> Iterator[Path]:
+    """The home's stored files, in a stable order: videos, frames, CAM assets and runs.
+
+    Left out: caches rebuilt on demand (review clips live outside these folders, the feature cache
+    inside ``runs``) and hidden files, which are files still being written.
+    """
+    cache = settings.feature_cache_dir
+    for folder in (settings.videos_dir, settings.frames_dir, settings.assets_dir, settings.runs_dir):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith(".") and not path.is_relative_to(cache):
+                yield path
+
+
+def _archive_files(settings: Settings, target: Path) -> tuple[int, int]:
+    """Write the stored files into a tar at ``target``, named relative to home; returns count and bytes.
+
+    A file that vanishes during the walk belonged to work that rolled back and is skipped.
+    """
+    count = size = 0
+    with tarfile.open(target, "w") as archive:
+        for path in _stored_files(settings):
+            try:
+                info = archive.gettarinfo(path, arcname=path.relative_to(settings.home).as_posix())
+                with path.open("rb") as stream:
+                    archive.addfile(info, stream)
+            except FileNotFoundError:
+                continue
+            count, size = count + 1, size + info.size
+    return count, size
+
+
+def _record(settings: Settings, backup: Backup) -> None:
+    """Record the backup in the audit log, in its own short transaction.
+
+    The engine is made without an upgrade: taking a backup must never change the schema it copies.
+    """
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    detail = {"path": str(backup.database), "bytes": backup.bytes, "revision": backup.revision}
+    if backup.files is not None:
+        detail.update(files=str(backup.files), file_count=backup.file_count, file_bytes=backup.file_bytes)
+    try:
+        with session_scope(engine) as session:
+            record(
+                session=session, action=BACKUP_ACTION, entity="backup", entity_id=None, user_id=None, **detail
+            )
+    finally:
+        engine.dispose()
