@@ -2,7 +2,9 @@
 
 Every action is one call into ``reviewer`` inside one unit of work; refusals come back as
 ``StudyError`` messages and are shown as they are. The key is only fetched once a study is closed.
-The creation form lives in :mod:`pages.study_form`.
+Opening a study also starts preparing its videos' clips in the background
+(:mod:`reviewer.review_warm`), so experts do not wait on first views. The creation form lives in
+:mod:`pages.study_form`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from pages.common import plain, require_role, unit_of_work
+from pages.common import engine, plain, require_role, settings, unit_of_work
 from pages.study_form import DATE_FORMAT, DESCRIPTION_HELP, DESCRIPTION_LABEL, new_study_form
+from reviewer.review_warm import start_warming
 from reviewer.study_admin import StudySummary, balance_report, list_studies
 from reviewer.study_setup import MAX_DESCRIPTION, StudyError, close_study, open_study, set_description
 from reviewer.study_unblind import key_csv, key_rows
@@ -126,6 +129,8 @@ def _actions(study: StudySummary) -> None:
             st.session_state.pop(CONFIRM_KEY)
             st.error(str(exc), icon=":material/error:")
         else:
+            if service is open_study:  # committed: experts may start while the clips are prepared
+                start_warming(engine=engine(), settings=settings(), study_id=study.id)
             _done(f"Study **{plain(study.name)}** {done}.", study.id)
 
 

@@ -2,11 +2,14 @@
 
 The command line administers the database file it holds, so it acts as administrator ``None``;
 experts and references are named by username. Each call is one transaction: a refusal writes nothing.
+Once an open has committed, ``open`` prepares the study's video clips before it returns
+(:mod:`reviewer.review_warm`) and says how many videos are ready.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,12 +17,14 @@ from reviewer.cli_base import AddCommand, CliError, engine
 from reviewer.settings import Settings
 
 if TYPE_CHECKING:  # the services import pandas and numpy: only when a study command runs
+    from sqlalchemy import Engine
     from sqlmodel import Session
 
     from reviewer.study_videos import VideoSelection
 
 ACTIONS = ("create", "open", "close", "list", "key")
 NAMED_SELECTIONS: dict[str, VideoSelection] = {"correct": "correct", "all": "all"}
+log = logging.getLogger(__name__)
 
 
 def cmd_study(args: argparse.Namespace, settings: Settings) -> Any:
@@ -28,12 +33,14 @@ def cmd_study(args: argparse.Namespace, settings: Settings) -> Any:
 
     handlers: dict[str, Callable[[argparse.Namespace, Session], Any]] = {
         "create": _create,
-        "open": _open,
         "close": _close,
         "list": _list,
         "key": _key,
     }
-    with session_scope(engine(settings)) as session:
+    database = engine(settings)
+    if args.action == "open":
+        return _open(args, database, settings)
+    with session_scope(database) as session:
         return handlers[args.action](args, session)
 
 
@@ -61,11 +68,21 @@ def _create(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     return {**_state(args, session, study.id), "balance": balance}
 
 
-def _open(args: argparse.Namespace, session: Session) -> dict[str, Any]:
-    from reviewer.study_setup import open_study
+def _open(args: argparse.Namespace, database: Engine, settings: Settings) -> dict[str, Any]:
+    """Open the study and, once that has committed, prepare its clips; a warming failure is only logged."""
+    from db.session import session_scope
+    from reviewer.review_warm import warm_study_clips
+    from reviewer.study_setup import open_study, row_id
 
-    study = open_study(session=session, study_id=_study_id(args, session), actor_id=None)
-    return _state(args, session, study.id)
+    with session_scope(database) as session:
+        study_id = row_id(open_study(session=session, study_id=_study_id(args, session), actor_id=None))
+        opened = _state(args, session, study_id)
+    try:  # the study is open now: experts may start while this runs
+        prepared = warm_study_clips(engine=database, settings=settings, study_id=study_id)
+    except Exception:
+        log.exception("study %s is open; its clips will be made when first viewed", study_id)
+        prepared = 0
+    return {**opened, "videos_prepared": prepared}
 
 
 def _close(args: argparse.Namespace, session: Session) -> dict[str, Any]:

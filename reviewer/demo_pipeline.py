@@ -2,9 +2,10 @@
 
 ``lusreview demo`` seeds phantom videos and accounts, then starts the web app at once; this
 pipeline runs beside it in a background thread (:mod:`reviewer.demo_job`) and the Models,
-Screening, Queue, expert and statistics pages fill in as soon as it has finished. Every step first
-looks whether its result is already stored (a finished run with the demo settings, its CAMs, its
-queue, the studies by name), so re-running the demo skips what is done. Training writes its
+Screening, Queue, expert and statistics pages fill in as soon as it has finished (the open demo
+study's clips are prepared too, so its experts never wait for a video to be encoded). Every step
+first looks whether its result is already stored (a finished run with the demo settings, its CAMs,
+its queue, the studies by name), so re-running the demo skips what is done. Training writes its
 progress to the run row like a run started from the Models page, so that page shows the bar;
 progress lines also go to the terminal.
 
@@ -90,6 +91,7 @@ def run_demo_pipeline(
         queued = _demo_queue(engine, run_id)
         say("demo: creating the demo studies")
         created = make_demo_studies(engine=engine, settings=settings, run_id=run_id)
+        _demo_warm(engine, settings, created, say, halt)
         seconds = round(time.monotonic() - started, 1)
         report = DemoReport(run_id, trained, assets, queued, tuple(created), seconds)
         studies = ", ".join(created) or "none"
@@ -180,6 +182,23 @@ def _demo_cams(engine: Engine, settings: Settings, run_id: int, say: Echo, halt:
         progress=_Reporter(say, halt, lambda stage, done, total: f"{stage} {done}/{total}"),
     )
     return len(made)
+
+
+def _demo_warm(
+    engine: Engine, settings: Settings, created: list[str], say: Echo, halt: threading.Event
+) -> None:
+    """Prepare the clips of the open demo study if it was just made, so its experts never wait on a video."""
+    from reviewer.demo_studies import OPEN_STUDY
+    from reviewer.review_warm import warm_study_clips
+    from reviewer.study_base import find_study, row_id
+
+    if OPEN_STUDY not in created:
+        return
+    with session_scope(engine) as session:
+        study_id = row_id(find_study(session=session, ref=OPEN_STUDY))
+    say(f"demo: preparing the videos of {OPEN_STUDY!r} for the experts")
+    progress = _Reporter(say, halt, lambda _stage, done, total: f"preparing videos, {done} of {total} done")
+    warm_study_clips(engine=engine, settings=settings, study_id=study_id, progress=progress)
 
 
 def _demo_queue(engine: Engine, run_id: int) -> int:

@@ -84,44 +84,73 @@ class _Cached:
     partial: bool
 
 
+@dataclass(frozen=True, slots=True)
+class VideoSamples:
+    """What the two clips of a video are made from: its row and its sampled frames, in order."""
+
+    video: Video
+    images: list[str]
+    sources: list[int]
+
+
 def player_media(*, session: Session, settings: Settings, item: ReviewItem) -> PlayerMedia:
     """Read (and on first use encode) the clips of an item the caller obtained from ``review_item``.
 
     Raises:
         ReviewError: when a file is missing, so the expert gets a message instead of a broken player.
     """
-    query = select(Frame.image_path, Frame.source_index).where(Frame.video_id == item.video_id)
-    rows = list(session.exec(query.order_by(col(Frame.index))))
-    video = session.get(Video, item.video_id)
-    if not rows or video is None:
+    samples = video_samples(session=session, video_id=item.video_id)
+    if samples is None:
         raise ReviewError(UNAVAILABLE)
-    images, sources = [image for image, _ in rows], [source for _, source in rows]
     try:
-        frames = Clip(MP4, _frames_clip(settings, images, settings.sample_hz).hex())
+        frames_mp4, original_mp4 = video_clips(settings, samples)
         heat_a = _clip(settings, item.panel_a.overlay_path)
         heat_b = _clip(settings, item.panel_b.overlay_path)
-        original = _original(settings, video, sources)
     except (OSError, ValueError) as error:
         raise ReviewError(UNAVAILABLE) from error
+    frames = Clip(MP4, frames_mp4.hex())
     return PlayerMedia(
-        original=original or frames,
-        original_is_sampled=original is None,
+        original=frames if original_mp4 is None else Clip(MP4, original_mp4.hex()),
+        original_is_sampled=original_mp4 is None,
         frames=frames,
         heat_a=heat_a,
         heat_b=heat_b,
-        frame_count=len(images),
+        frame_count=len(samples.images),
     )
+
+
+def video_samples(*, session: Session, video_id: int) -> VideoSamples | None:
+    """The video's row and sampled frames; None when it has none, so its clips cannot be made."""
+    query = select(Frame.image_path, Frame.source_index).where(Frame.video_id == video_id)
+    rows = list(session.exec(query.order_by(col(Frame.index))))
+    video = session.get(Video, video_id)
+    if not rows or video is None:
+        return None
+    return VideoSamples(video, [image for image, _ in rows], [source for _, source in rows])
+
+
+def video_clips(settings: Settings, samples: VideoSamples) -> tuple[bytes, bytes | None]:
+    """The sampled-frames clip and the cleaned original (None if undecodable), each encoded only once.
+
+    The one way to both clips, for the player and for warming the cache when a study opens
+    (:mod:`reviewer.review_warm`), so a warmed clip is exactly the one the player looks for.
+
+    Raises:
+        OSError, ValueError: when a file is missing or unreadable.
+    """
+    return _frames_clip(settings, samples.images, settings.sample_hz), _original(settings, samples)
 
 
 def _clip(settings: Settings, relative: str) -> Clip:
     return Clip(MP4, resolve(settings, relative).read_bytes().hex())
 
 
-def _original(settings: Settings, video: Video, sources: list[int]) -> Clip | None:
+def _original(settings: Settings, samples: VideoSamples) -> bytes | None:
     """The cleaned original, named after the source bytes (their SHA-256), crop, samples and settings.
 
     None when the original cannot be decoded: the panel then shows the sampled frames, with a note.
     """
+    video, sources = samples.video, samples.sources
     crop = Crop(video.crop_x, video.crop_y, video.crop_w, video.crop_h)
     parts = [video.checksum, repr(crop), repr(sources), str(video.overlay_removal)]
     parts += [str(settings.sample_hz), str(settings.review_original_max_side)]
@@ -129,7 +158,7 @@ def _original(settings: Settings, video: Video, sources: list[int]) -> Clip | No
     key = hashlib.sha256("\n".join(["original", *parts]).encode("utf-8")).hexdigest()
     path = resolve(settings, video.file_path)
     try:
-        data = _cached_clip(
+        return _cached_clip(
             settings,
             key,
             lambda: cleaned_original(path, crop, sources, settings, remove_overlays=video.overlay_removal),
@@ -137,7 +166,6 @@ def _original(settings: Settings, video: Video, sources: list[int]) -> Clip | No
     except UndecodableOriginal as error:
         log.warning("video %s: showing the sampled frames as its original: %s", video.id, error)
         return None
-    return Clip(MP4, data.hex())
 
 
 def _frames_clip(settings: Settings, images: list[str], fps: float) -> bytes:

@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from db.models import Study, StudyItem
+from db.models import Study, StudyItem, Video
+from db.session import session_scope
 from reviewer.cli import main
+from reviewer.review_media import CLIP_CACHE
 from reviewer.settings import Settings
+from reviewer.storage import resolve
+from tests.code.review_support import review_world
 from tests.code.stock_study import World, count, items_of, make_world
 
 Capture = pytest.CaptureFixture[str]
@@ -60,7 +64,8 @@ def test_round_trip_create_open_close_key(
     ]
     assert all(abs(2 * b["train_left"] - b["items"]) == 1 for b in made["balance"])
     assert "only after the study is closed" in refused(settings, capsys, "key", "Pilot")
-    assert study(settings, capsys, "open", "pilot")["study"]["state"] == "open"
+    opened = study(settings, capsys, "open", "pilot")
+    assert (opened["study"]["state"], opened["videos_prepared"]) == ("open", 0)  # no video has frames here
     assert "only after the study is closed" in refused(settings, capsys, "key", "Pilot")
     closed = study(settings, capsys, "close", str(summary["id"]))["study"]
     assert closed["state"] == "closed" and closed["closed_at"] is not None
@@ -140,3 +145,19 @@ def test_description_is_stored_listed_and_checked(
         settings, capsys, *too_long, "--description", "x" * 4001
     )
     assert count(engine, Study) == 1
+
+
+def test_open_prepares_the_clips_of_every_video_and_says_how_many(
+    settings: Settings, engine: Engine, capsys: Capture
+) -> None:
+    review = review_world(engine, settings, n_videos=2, frames=3, open_it=False)
+    with session_scope(engine) as session:  # one original is gone: the other video is still prepared
+        resolve(settings, session.get_one(Video, review.videos[0]).file_path).unlink()
+    assert main(["study", "open", "Pilot", "--home", str(settings.home)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"study_id: {review.study_id}",
+        "name: Pilot",
+        "state: open",
+        "videos_prepared: 1",
+    ]
+    assert len(list(resolve(settings, CLIP_CACHE).iterdir())) == 3  # the second's clips, the first's frames

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from db.models import Study, StudyItem
 from db.session import session_scope
 from pages.common import VIEWER_KEY
+from reviewer.review_warm import warm_job
 from reviewer.settings import Settings
 from reviewer.study_setup import MAX_DESCRIPTION, close_study, open_study
 from reviewer.vocab import Role
@@ -117,15 +118,21 @@ def test_create_open_close_and_the_key_only_after_closing(engine: Engine, world:
     assert "Open **Pilot**?" in at.warning[0].value
     at.button(key="studies_move_cancel").click().run()
     assert state(engine) == "draft" and not at.warning
+    before = warm_job(1)
     at.button(key="studies_move").click().run()
     at.button(key="studies_move_confirm").click().run()
     assert state(engine) == "open" and at.success[0].value == "Study **Pilot** opened."
     assert len(at.dataframe) == 3 and not at.get("download_button")
+    warming = warm_job(1)
+    assert warming is not None and warming is not before  # started by the open, in the background
+    warming.thread.join(TIMEOUT_S)
+    assert (warming.prepared, warming.error) == (0, None)  # this world's videos have no files to encode
 
     at.button(key="studies_move").click().run()
     assert "Close **Pilot**?" in at.warning[0].value
     at.button(key="studies_move_confirm").click().run()
     assert state(engine) == "closed" and at.success[0].value == "Study **Pilot** closed."
+    assert warm_job(1) is warming  # closing warms nothing
     assert "studies_move" not in [b.key for b in at.button]
     key = at.dataframe[3].value
     stored = items_of(engine, 1, world.experts[0]) + items_of(engine, 1, world.experts[1])
