@@ -121,7 +121,7 @@ def cmd_videos(args: argparse.Namespace, settings: Settings) -> Any:
 
 def cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """Delete review clips unread for review_clip_keep_days, then the oldest above review_clip_cache_mb."""
-    from reviewer.review_media import prune_clip_cache
+    from reviewer.review_clip_cache import prune_clip_cache
 
     removed = prune_clip_cache(settings)
     return {"removed": removed, "freed_mb": round(sum(r.bytes for r in removed) / 2**20, 1)}

@@ -8,20 +8,13 @@ is never shown as uploaded (its burnt-in text and tags could unblind the expert)
 its cleaned frames from the first sample to the last, in step with the samples
 (:mod:`reviewer.review_original`), or the sampled frames if the original cannot be decoded.
 
-The frame clips and cleaned originals are a cache under home: reading a clip refreshes its modification
-time, and the cache is pruned (clips unread for ``review_clip_keep_days``, then the least recently read
-above ``review_clip_cache_mb``) whenever a clip is written, and otherwise at most every few minutes.
+Both clips are encoded once and then read from :mod:`reviewer.review_clip_cache`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import re
-import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,19 +23,14 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from db.models import Frame, Video
-from reviewer.encode import write_h264
 from reviewer.frames import Crop
+from reviewer.review_clip_cache import cached_clip
 from reviewer.review_form import ReviewError, ReviewItem
 from reviewer.review_original import UndecodableOriginal, cleaned_original
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 
 MP4 = "video/mp4"
-CLIP_CACHE = "cache/review-clips"
-PRUNE_EVERY_SECONDS = 10 * 60
-"""Serving a cached clip prunes the cache at most this often per process: a scan of one folder."""
-_CLIP_NAME = re.compile(r"[0-9a-f]{64}(?P<partial>\.[0-9a-f]{8})?\.mp4")
-_last_prune: dict[Path, float] = {}
 log = logging.getLogger(__name__)
 UNAVAILABLE = "This video's files are unavailable; please tell the study administrator."
 
@@ -65,23 +53,6 @@ class PlayerMedia:
     heat_a: Clip
     heat_b: Clip
     frame_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class PrunedClip:
-    """One deleted cache file and why: ``unused`` (older than the keep days) or ``over size``."""
-
-    name: str
-    bytes: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    path: Path
-    bytes: int
-    mtime: float
-    partial: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +129,7 @@ def _original(settings: Settings, samples: VideoSamples) -> bytes | None:
     key = hashlib.sha256("\n".join(["original", *parts]).encode("utf-8")).hexdigest()
     path = resolve(settings, video.file_path)
     try:
-        return _cached_clip(
+        return cached_clip(
             settings,
             key,
             lambda: cleaned_original(path, crop, sources, settings, remove_overlays=video.overlay_removal),
@@ -171,89 +142,9 @@ def _original(settings: Settings, samples: VideoSamples) -> bytes | None:
 def _frames_clip(settings: Settings, images: list[str], fps: float) -> bytes:
     """An H.264 clip of the sampled frames, encoded once and then kept under a content-derived name."""
     key = hashlib.sha256("\n".join([str(fps), *images]).encode("utf-8")).hexdigest()
-    return _cached_clip(
+    return cached_clip(
         settings, key, lambda: (np.stack([_rgb(resolve(settings, image)) for image in images]), fps)
     )
-
-
-def _cached_clip(settings: Settings, key: str, frames: Callable[[], tuple[np.ndarray, float]]) -> bytes:
-    """The cached clip named ``key``, else the ``(frames, fps)`` that ``frames`` builds, encoded and kept.
-
-    Written to a temporary name and renamed, so two experts opening the same video at once never
-    read a half-written clip and pruning never sees one. A clip pruned while being served is encoded
-    again rather than shown as unavailable.
-    """
-    path = resolve(settings, f"{CLIP_CACHE}/{key}.mp4")
-    try:
-        os.utime(path)  # "used" means read: pruning goes by this time
-        data = path.read_bytes()
-    except FileNotFoundError:
-        pass
-    else:
-        _prune_now_and_then(settings, due=False)
-        return data
-    rgb, fps = frames()
-    partial = path.with_name(f"{key}.{secrets.token_hex(4)}.mp4")
-    try:
-        data = write_h264(rgb, fps, partial).read_bytes()
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    _prune_now_and_then(settings, due=True)
-    return data
-
-
-def prune_clip_cache(settings: Settings) -> list[PrunedClip]:
-    """Delete clips unread for ``review_clip_keep_days``, then the least recently read above the cap.
-
-    Clips are only a cache (each is encoded again when next needed), but nothing else ever deletes
-    them. Half-written clips (temporary names) count neither towards the cap nor as least recently
-    read; only one left behind by a crashed writer, untouched for the keep days, is deleted.
-    """
-    folder = resolve(settings, CLIP_CACHE)
-    cutoff = time.time() - settings.review_clip_keep_days * 86_400
-    cached = sorted(_scan(folder), key=lambda c: c.mtime)  # least recently read first
-    doomed = [(c, "unused") for c in cached if c.mtime < cutoff]
-    kept = [c for c in cached if c.mtime >= cutoff and not c.partial]
-    excess = sum(c.bytes for c in kept) - settings.review_clip_cache_mb * 1024 * 1024
-    for clip in kept:
-        if excess <= 0:
-            break
-        doomed.append((clip, "over size"))
-        excess -= clip.bytes
-    _last_prune[folder] = time.monotonic()
-    for clip, _ in doomed:
-        clip.path.unlink(missing_ok=True)
-    return [PrunedClip(c.path.name, c.bytes, reason) for c, reason in doomed]
-
-
-def _prune_now_and_then(settings: Settings, *, due: bool) -> None:
-    """Prune after a write, or when this process has not pruned for a while; never fail the page."""
-    last = _last_prune.get(resolve(settings, CLIP_CACHE))
-    if not due and last is not None and time.monotonic() - last < PRUNE_EVERY_SECONDS:
-        return
-    try:
-        prune_clip_cache(settings)
-    except OSError:
-        log.warning("could not prune the review-clip cache", exc_info=True)
-
-
-def _scan(folder: Path) -> list[_Cached]:
-    """The cache's clips and half-written clips; other files and vanished entries are left alone."""
-    if not folder.is_dir():
-        return []
-    with os.scandir(folder) as entries:
-        files = [entry for entry in entries if entry.is_file(follow_symlinks=False)]
-    found: list[_Cached] = []
-    for entry in files:
-        if (match := _CLIP_NAME.fullmatch(entry.name)) is None:
-            continue
-        try:
-            stat = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:  # renamed or pruned by another process meanwhile
-            continue
-        found.append(_Cached(Path(entry.path), stat.st_size, stat.st_mtime, partial=bool(match["partial"])))
-    return found
 
 
 def _rgb(path: Path) -> np.ndarray:

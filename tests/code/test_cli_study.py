@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from db.models import Study, StudyItem, Video
 from db.session import session_scope
 from reviewer.cli import main
-from reviewer.review_media import CLIP_CACHE
+from reviewer.review_clip_cache import CLIP_CACHE
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 from tests.code.review_support import review_world

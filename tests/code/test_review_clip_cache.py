@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from db.session import session_scope
 from reviewer.cli import main
 from reviewer.review import review_item
-from reviewer.review_media import CLIP_CACHE, PrunedClip, player_media, prune_clip_cache
+from reviewer.review_clip_cache import CLIP_CACHE, PrunedClip, prune_clip_cache
+from reviewer.review_media import player_media
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 from tests.code.review_support import review_world

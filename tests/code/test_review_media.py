@@ -14,7 +14,8 @@ from sqlmodel import select
 from db.models import Frame, Video
 from db.session import session_scope
 from reviewer.review import ReviewError, ReviewItem, review_item
-from reviewer.review_media import CLIP_CACHE, PlayerMedia, player_media
+from reviewer.review_clip_cache import CLIP_CACHE
+from reviewer.review_media import PlayerMedia, player_media
 from reviewer.review_original import per_sample
 from reviewer.settings import Settings
 from reviewer.storage import resolve

@@ -21,7 +21,8 @@ from sqlmodel import col, select
 from db.models import Frame, Video
 from db.session import session_scope
 from reviewer.review import review_item
-from reviewer.review_media import CLIP_CACHE, PlayerMedia, player_media
+from reviewer.review_clip_cache import CLIP_CACHE
+from reviewer.review_media import PlayerMedia, player_media
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 from tests.code.review_support import SAMPLED_HZ, ReviewWorld, review_world

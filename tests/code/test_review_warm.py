@@ -13,7 +13,8 @@ from db.models import StudyItem, Video
 from db.session import session_scope
 from reviewer import review_warm
 from reviewer.review import review_item
-from reviewer.review_media import CLIP_CACHE, player_media
+from reviewer.review_clip_cache import CLIP_CACHE
+from reviewer.review_media import player_media
 from reviewer.review_warm import STAGE, start_warming, warm_study_clips
 from reviewer.settings import Settings
 from reviewer.storage import resolve
@@ -38,7 +39,7 @@ def no_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object) -> Path:
         raise AssertionError("encoded a clip that warming should have prepared")
 
-    monkeypatch.setattr("reviewer.review_media.write_h264", refuse)
+    monkeypatch.setattr("reviewer.review_clip_cache.write_h264", refuse)
 
 
 def show_items(engine: Engine, settings: Settings, world: ReviewWorld, videos: set[int]) -> int:
