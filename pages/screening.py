@@ -23,6 +23,7 @@ from reviewer.settings import Settings
 from reviewer.vocab import Role, RunStatus
 
 RESULT_KEY = "screen_result"
+CANCELLED_KEY = "screen_cancelled"
 MODELS_CACHED = 2  # a run's trunk and heads hold a VGG16: keep few
 STORED_LIMIT = 1000
 DATE_FORMAT = "%d %b %Y"
@@ -52,13 +53,26 @@ def _model(database_url: str, run_id: int, _home: Settings) -> RunModel:
         return load_run_model(session=session, settings=_home, run_id=run_id)
 
 
+def _cancel() -> None:
+    st.session_state[CANCELLED_KEY] = True
+
+
 @contextmanager
 def _progress() -> Iterator[Progress]:
-    """A bar over the whole screening while it runs, gone once it ends (whether it worked or not)."""
+    """A bar and a Cancel button over the whole screening while it runs, both gone once it ends.
+
+    Starting drops the last result, so a cancelled or failed screening never leaves the previous
+    video's verdict on show as if it were this one's. Cancel needs nothing more than its click:
+    Streamlit (fast reruns) starts a new run at once and stops this one at its next Streamlit call,
+    the next progress report, so the screening ends within one stage step. Screening stores nothing
+    and writes its one file, the overlay, only in its last stage.
+    """
+    st.session_state.pop(RESULT_KEY, None)
     slot = st.empty()
     with slot.container():
         bar = st.progress(*progress_state(Stage.LOADING, 1, 1))
         st.caption(DURATION)
+        st.button("Cancel", key="screen_cancel", icon=":material/cancel:", on_click=_cancel)
 
     def report(stage: str, step: int, total: int) -> None:
         fraction, label = progress_state(stage, step, total)
@@ -158,6 +172,8 @@ try:
 except ScreeningError as exc:
     st.error(str(exc), icon=":material/error:")
     screened = None
+if st.session_state.pop(CANCELLED_KEY, False):
+    st.info("Screening cancelled.", icon=":material/cancel:")
 if screened is not None:
     st.session_state[RESULT_KEY] = screened
 result = st.session_state.get(RESULT_KEY)
