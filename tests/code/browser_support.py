@@ -125,3 +125,29 @@ def sign_in(page: Any, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def wait_painted(page: Any, canvas: Any, points: list[tuple[float, float]], *, painted: bool = True) -> None:
+    """Wait until a ``<canvas>`` locator's bitmap is painted (or clear) at each point, in canvas pixels.
+
+    A drawing component renders after Streamlit shows it, and renders again after every edit; its
+    objects live in the component's closure, but its bitmap is there to read in any frame or shadow root.
+    """
+    page.wait_for_function(
+        "([canvas, points, painted]) => points.every(([x, y]) =>"
+        " (canvas.getContext('2d').getImageData(x, y, 1, 1).data[3] > 0) === painted)",
+        arg=[canvas.element_handle(), points, painted],
+    )
+
+
+def drag(page: Any, start: tuple[float, float], offset: tuple[float, float], *, steps: int = 8) -> None:
+    """Press at ``start`` (page pixels), move by ``offset`` in small steps and release, as a hand does.
+
+    Each step is its own mouse event, so a canvas library that moves an object per mousemove sees a drag
+    rather than a jump; no pause is needed, every event is dispatched before the next is sent.
+    """
+    page.mouse.move(*start)
+    page.mouse.down()
+    for step in range(1, steps + 1):
+        page.mouse.move(start[0] + offset[0] * step / steps, start[1] + offset[1] * step / steps)
+    page.mouse.up()
