@@ -113,12 +113,15 @@ def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     return np.stack(resized).reshape(len(maps), height, width)
 
 
-def peak(cam: np.ndarray) -> tuple[int, int]:
-    """Location ``(x, y)`` of the maximum of one map, in that map's pixels (column, row).
+def peak(cam: np.ndarray) -> tuple[int, int] | None:
+    """Location ``(x, y)`` of the maximum of one map, in that map's pixels (column, row); None if none.
 
     Upsample to the frame first to get frame pixel coordinates; ties go to the first pixel in
-    row-major order.
+    row-major order. A map without positive evidence (all zeros after :func:`normalise`) has no peak:
+    argmax would name its first pixel, (0, 0), a location the map never pointed at.
     """
+    if not np.max(cam) > 0:
+        return None
     y, x = np.unravel_index(int(np.argmax(cam)), cam.shape)
     return int(x), int(y)
 

@@ -3,7 +3,8 @@
 The train-CAM is the normalised mean of all fold heads' CAMs (4 of the 5 saw the video); the
 test-CAM comes from the one head whose fold held the video out. Each is stored as raw float16 maps,
 per-frame peak locations and a browser-playable overlay video, all named by a random token so that
-nothing an expert's browser receives says which is which.
+nothing an expert's browser receives says which is which. A frame whose map has no positive evidence
+has no peak and stores ``[]`` in place of ``[x, y]`` (see :func:`stored_peaks`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ def overlay(frames: np.ndarray, maps: np.ndarray, threshold: float = OVERLAY_THR
         alpha = np.where(cam >= threshold, OVERLAY_ALPHA, 0.0)[..., None]
         out[i] = np.uint8(frame * (1 - alpha) + colour * alpha)
     return out
+
+
+def stored_peaks(maps: np.ndarray) -> list[list[int]]:
+    """Per-frame peaks ``[x, y]`` as the ``peaks`` column holds them, ``[]`` for a map without a peak.
+
+    An empty list instead of a made-up (0, 0) keeps evidence-free frames out of peak statistics and
+    region hits; instead of null it keeps the column a list of int lists, so every stored asset still
+    loads. Assets stored before this rule hold (0, 0) for such frames.
+    """
+    from model.cams import peak
+
+    return [[] if found is None else list(found) for found in map(peak, maps)]
 
 
 def make_cams(
@@ -161,7 +174,7 @@ def _video_assets(
     heads: list[object],
     target: int,
 ) -> list[CamAsset]:
-    from model.cams import peak, test_cam, train_cam, upsample
+    from model.cams import test_cam, train_cam, upsample
 
     fold = int(frames.folds[rows[0]])
     size = frames.images.shape[1]
@@ -187,7 +200,7 @@ def _video_assets(
                 token=token,
                 raw_path=raw,
                 overlay_path=video,
-                peaks=[list(peak(m)) for m in full],
+                peaks=stored_peaks(full),
             )
         )
     return assets

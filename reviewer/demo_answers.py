@@ -68,8 +68,11 @@ def panel_truth(peaks: Sequence[Sequence[int]], masks: Mapping[Pattern, np.ndarr
     frames = min([len(peaks), *(len(m) for m in masks.values())])
     if not masks or frames == 0:
         return PanelTruth(on_lung=NEUTRAL, hit=())
-    at = [(i, y, x) for i, (x, y) in enumerate(peaks[:frames])]
-    under = {p: np.array([bool(mask[i, y, x]) for i, y, x in at]) for p, mask in masks.items()}
+    shown = peaks[:frames]  # a frame whose map has no peak ([]) lies on nothing
+    under = {
+        p: np.array([bool(at) and bool(mask[i, at[1], at[0]]) for i, at in enumerate(shown)])
+        for p, mask in masks.items()
+    }
     on_lung = np.zeros(frames, np.bool_)
     for pattern, frames_hit in under.items():
         if pattern.value in _LUNG:

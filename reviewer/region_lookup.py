@@ -92,6 +92,8 @@ def cam_peak_hits(
 ) -> PeakHits:
     """How often a CAM asset's per-frame peak lies inside the expert-drawn regions of its video.
 
+    Frames whose map has no peak (stored as ``[]``) are counted apart in ``no_peak``, not as misses.
+
     Raises:
         AnnotationError: for an unknown CAM asset.
     """

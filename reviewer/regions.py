@@ -40,10 +40,15 @@ class RegionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PeakHits:
-    """How many CAM peaks fell inside the expert's regions, over the frames that have a region."""
+    """How many CAM peaks fell inside the expert's regions, over the frames that have a region.
+
+    ``no_peak`` counts the frames with a region whose map has no peak (no positive evidence): they
+    are left out of ``frames``, since such a map points nowhere.
+    """
 
     hits: int
     frames: int
+    no_peak: int = 0
 
     @property
     def share(self) -> float | None:
@@ -108,19 +113,22 @@ def union(masks: Sequence[Mask], width: int, height: int) -> Mask:
 
 
 def peak_in_regions(peaks: Sequence[Sequence[float]], masks: Mapping[int, Mask]) -> PeakHits:
-    """Count the frames whose CAM peak ([x, y], one per frame) lies inside the expert's regions.
+    """Count the frames whose CAM peak ([x, y], one per frame; [] for none) lies inside the expert's regions.
 
     Only frames with a mask count, so "the CAM peaks on the B-lines in 7 of 9 marked frames" reads
     right even when the expert marked a few frames only. A peak outside the frame is a miss.
     """
-    hits = frames = 0
+    hits = frames = no_peak = 0
     for index, mask in masks.items():
         if not 0 <= index < len(peaks) or not mask.any():
+            continue
+        if not peaks[index]:
+            no_peak += 1
             continue
         frames += 1
         x, y = (int(math.floor(value)) for value in peaks[index][:2])
         hits += int(0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and bool(mask[y, x]))
-    return PeakHits(hits=hits, frames=frames)
+    return PeakHits(hits=hits, frames=frames, no_peak=no_peak)
 
 
 def _number(geometry: Mapping[str, Any], key: str) -> float:

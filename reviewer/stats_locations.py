@@ -3,12 +3,14 @@
 The kernel is Gaussian with sigma = the median pairwise distance of the pooled points (the usual
 median heuristic). Frames of one video share their peak region, so the permutation null shuffles the
 class labels of whole videos rather than of single frames; with one peak per video this is the
-ordinary two-sample permutation test.
+ordinary two-sample permutation test. A frame whose map has no positive evidence has no peak (stored
+as ``[]``): it is left out of the locations and counted per class (``n_no_peak_a`` / ``_b``).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
@@ -26,7 +28,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class PeakRecord(TypedDict):
-    """The peaks of one CAM asset: one [x, y] pixel position per frame."""
+    """The peaks of one CAM asset: one [x, y] pixel position per frame, [] for a frame without a peak."""
 
     video_id: int
     label: str
@@ -36,7 +38,11 @@ class PeakRecord(TypedDict):
 
 @dataclass(frozen=True)
 class MmdResult:
-    """Biased (V-statistic) MMD² between two classes' peaks, its permutation null and p-value."""
+    """Biased (V-statistic) MMD² between two classes' peaks, its permutation null and p-value.
+
+    ``n_points_*`` and ``n_videos_*`` count located peaks; ``n_no_peak_*`` the frames left out because
+    their map has no peak.
+    """
 
     class_a: str
     class_b: str
@@ -48,22 +54,33 @@ class MmdResult:
     observed: float | None
     null: FloatArray = field(default_factory=lambda: np.empty(0))
     p_value: float | None = None
+    n_no_peak_a: int = 0
+    n_no_peak_b: int = 0
     message: str | None = None
 
 
 def peak_frame(records: Iterable[PeakRecord]) -> pd.DataFrame:
-    """One row per frame peak (video_id, label, cam_type, frame, x, y) from CAM asset records.
+    """One row per frame (video_id, label, cam_type, frame, x, y) from CAM asset records.
+
+    A frame without a peak keeps its row with x and y NaN, so the statistics can say how many frames
+    of each class and CAM type they leave out; :func:`located` drops those rows.
 
     Raises:
-        FrameError: a peak is not an [x, y] pair.
+        FrameError: a peak is neither an [x, y] pair nor [].
     """
     rows = []
     for record in records:
         for frame, peak in enumerate(record["peaks"]):
-            if len(peak) != 2:
+            if len(peak) not in (0, 2):
                 raise FrameError(f"video {record['video_id']}: peak {peak!r} is not an [x, y] pair")
-            rows.append((record["video_id"], record["label"], record["cam_type"], frame, *map(float, peak)))
+            x, y = map(float, peak) if peak else (math.nan, math.nan)
+            rows.append((record["video_id"], record["label"], record["cam_type"], frame, x, y))
     return pd.DataFrame(rows, columns=list(PEAK_COLUMNS))
+
+
+def located(peaks: pd.DataFrame) -> pd.DataFrame:
+    """The rows of frames that have a peak: the points every location statistic and chart uses."""
+    return peaks.dropna(subset=["x", "y"])
 
 
 def mmd_squared(
@@ -106,27 +123,45 @@ def mmd_test(
     """
     if n_perm < 1:
         raise ValueError("n_perm must be at least 1")
-    pair = peaks[peaks["label"].isin([class_a, class_b])].sort_values("video_id", kind="stable")
+    both = peaks[peaks["label"].isin([class_a, class_b])]
+    pair = located(both).sort_values("video_id", kind="stable")
     codes, _ = pd.factorize(pair["video_id"])  # 0, 0, 1, 1, 1, 2, ...: each video's points together
     video_in_a = (pair.groupby(codes)["label"].first() == class_a).to_numpy()
     in_a = video_in_a[codes]
     counts = (int(in_a.sum()), int((~in_a).sum()), int(video_in_a.sum()), int((~video_in_a).sum()))
-    undefined = MmdResult(class_a, class_b, *counts, sigma=None, observed=None)
+    no_peak = both.loc[both["x"].isna(), "label"].value_counts()
+    undefined = MmdResult(
+        class_a,
+        class_b,
+        *counts,
+        sigma=None,
+        observed=None,
+        n_no_peak_a=int(no_peak.get(class_a, 0)),
+        n_no_peak_b=int(no_peak.get(class_b, 0)),
+    )
     empty = [name for name, n in ((class_a, counts[0]), (class_b, counts[1])) if n == 0]
     if empty:
-        return replace(undefined, message=f"no peak locations for class {', '.join(empty)}")
+        return _noted(replace(undefined, message=f"no peak locations for class {', '.join(empty)}"))
     kernel, sigma = gaussian_kernel(pair[["x", "y"]].to_numpy(float))
     if sigma == 0.0:
-        return replace(undefined, message="most peaks coincide (median distance 0): no kernel width")
+        return _noted(replace(undefined, message="most peaks coincide (median distance 0): no kernel width"))
     starts = np.flatnonzero(np.diff(codes, prepend=-1))
     video_kernel = np.add.reduceat(np.add.reduceat(kernel, starts, axis=0), starts, axis=1)
     sizes = np.bincount(codes)
     observed = float(mmd_squared(video_kernel, video_in_a[np.newaxis, :], sizes)[0])
-    rng = np.random.default_rng(seed)
-    shuffled = rng.permuted(np.tile(video_in_a, (n_perm, 1)), axis=1)
+    shuffled = np.random.default_rng(seed).permuted(np.tile(video_in_a, (n_perm, 1)), axis=1)
     null = mmd_squared(video_kernel, shuffled, sizes)
     p_value = (1 + int(np.sum(null >= observed - TOLERANCE))) / (1 + n_perm)
-    return MmdResult(class_a, class_b, *counts, sigma=sigma, observed=observed, null=null, p_value=p_value)
+    return _noted(replace(undefined, sigma=sigma, observed=observed, null=null, p_value=p_value))
+
+
+def _noted(result: MmdResult) -> MmdResult:
+    """Adds to the message how many frames without a peak were left out, so no reader misses it."""
+    if not result.n_no_peak_a + result.n_no_peak_b:
+        return result
+    left_out = f"frames without a CAM peak left out: {result.class_a} {result.n_no_peak_a}, "
+    left_out += f"{result.class_b} {result.n_no_peak_b}"
+    return replace(result, message="; ".join(filter(None, [result.message, left_out])))
 
 
 def pairwise_mmd(

@@ -2,13 +2,14 @@
 
 Also counts off-target highlights and compares guesses with the labels and the model. First reads
 only. The reference expert decides which patterns a video shows, so every expert's highlight count is
-measured against the same denominator.
+measured against the same videos. Where our ratios are set beside the paper's, its Table 5 row
+"pleural line" (9/20) is compared with our pattern "pleural line irregularity".
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pandas as pd
@@ -29,10 +30,14 @@ Versus = Literal["label", "predicted"]
 class HighlightRatio:
     """How often experts say a CAM type highlights a pattern the reference expert saw.
 
-    ``n`` videos show the pattern per the reference expert; expert e read ``seen[e]`` of them and says
-    the CAM highlights it in ``highlighted[e]`` (k_e). As in the paper, ``ratio`` is mean(k_e) / n
-    (e.g. (17 + 17) / 2 of 18) and ``fraction`` prints it the same way; experts who read only part of
-    the n videos are named in ``message`` rather than changing the definition.
+    ``n`` videos show the pattern per the reference expert's finished answers. Expert e finished
+    ``seen[e]`` of them and says the CAM highlights it in ``highlighted[e]`` (k_e); ``ratio`` is the
+    mean over experts of k_e / seen[e], so a video an expert did not finish never counts as "not
+    highlighted". When every expert finished all n this is the paper's mean(k_e) / n, which
+    ``fraction`` prints as the paper does (e.g. (17 + 17) / 2 of 18 is '17/18'). ``unfinished[e]`` counts
+    the n videos expert e left unfinished (left out of e's share); ``n_reference_unfinished`` the videos
+    the counted experts finished but the reference expert did not, left out because whether they show
+    the pattern is unknown.
     """
 
     pattern: str
@@ -43,12 +48,16 @@ class HighlightRatio:
     seen: dict[str, int]
     mean_k: float | None
     ratio: float | None
+    unfinished: dict[str, int] = field(default_factory=dict)
+    n_reference_unfinished: int = 0
     message: str | None = None
 
     @property
     def fraction(self) -> str | None:
-        """The ratio as the paper prints it, e.g. '8.5/13'; None when undefined."""
-        return None if self.mean_k is None else f"{self.mean_k:g}/{self.n}"
+        """The ratio as the paper prints it, e.g. '8.5/13'; None when undefined or not mean(k_e) / n."""
+        if self.mean_k is None or any(count != self.n for count in self.seen.values()):
+            return None
+        return f"{self.mean_k:g}/{self.n}"
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,12 @@ def _ratio(
         return replace(undefined, message=f"the chosen experts read none of these videos{scope}")
     hits = rows[_contains(rows["patterns_highlighted"], {pattern})]
     k = hits.groupby("expert_name")["video_id"].nunique().reindex(seen.index, fill_value=0)
-    mean_k = float(k.mean())
+    unfinished = {
+        str(e): len(visible) - int(seen.get(e, 0))
+        for e in sorted(set(data["expert_name"]))
+        if seen.get(e, 0) < len(visible)
+    }
+    n_reference_unfinished = len(set(data["video_id"]) - set(reference["video_id"]))
     return HighlightRatio(
         pattern,
         cam_type,
@@ -146,29 +160,39 @@ def _ratio(
         len(visible),
         highlighted={str(name): int(count) for name, count in k.items()},
         seen={str(name): int(count) for name, count in seen.items()},
-        mean_k=mean_k,
-        ratio=mean_k / len(visible),
-        message=_partial_note(seen, len(visible)),
+        mean_k=float(k.mean()),
+        ratio=float((k / seen).mean()),
+        unfinished=unfinished,
+        n_reference_unfinished=n_reference_unfinished,
+        message=_unfinished_note(unfinished, len(visible), n_reference_unfinished),
     )
 
 
-def _partial_note(seen: pd.Series, n: int) -> str | None:
-    """Names the experts who read only some of the n videos, whose k_e still counts against n."""
-    partial = [f"{name} ({count} of {n})" for name, count in seen.items() if count != n]
-    if not partial:
-        return None
-    return f"read only part of the {n} videos: {', '.join(partial)}; the ratio is still mean(k_e)/n"
+def _unfinished_note(unfinished: dict[str, int], n: int, n_reference: int) -> str | None:
+    """Says which videos were left out as unfinished, so a share over fewer videos is never read as n."""
+    notes = []
+    if unfinished:
+        experts = ", ".join(f"{name} {count} of {n}" for name, count in unfinished.items())
+        notes.append(f"left out as unfinished (each expert's share is k/finished): {experts}")
+    if n_reference:
+        notes.append(
+            f"{n_reference} video(s) the reference expert did not finish left out (whether they show "
+            "the pattern is unknown)"
+        )
+    return "; ".join(notes) or None
 
 
-def off_target_counts(df: pd.DataFrame) -> list[OffTargetCount]:
+def off_target_counts(df: pd.DataFrame, *, cam_types: Sequence[str] = CAM_TYPES) -> list[OffTargetCount]:
     """Per structure (and ``any`` of them) and CAM type (and ``any``), videos with an off-target highlight.
 
     The paper reports fat, muscle or skin highlighted in 13 videos; that is ``structure='any'``.
+    ``cam_type='any'`` reads only the CAM types in ``cam_types``, so a filter to one CAM type never
+    counts the other's highlights in its "any" row.
     """
     data = first_reads(df)
     counts = []
-    for cam_type in (*CAM_TYPES, ANY):
-        rows = data if cam_type == ANY else data[data["cam_type"] == cam_type]
+    for cam_type in (*cam_types, ANY):
+        rows = data[data["cam_type"].isin(cam_types if cam_type == ANY else [cam_type])]
         for structure in (*OFF_TARGET_STRUCTURES, ANY):
             wanted = set(OFF_TARGET_STRUCTURES) if structure == ANY else {structure}
             hit = _contains(rows["patterns_highlighted"], wanted)

@@ -105,6 +105,34 @@ def test_cam_peaks_are_counted_inside_the_drawn_regions(
         ) == PeakHits(0, 0)
 
 
+def test_frames_whose_cam_has_no_peak_are_not_counted_as_hits_or_misses(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    for frame in (0, 1):
+        rect = {"x": 0, "y": 0, "w": 8, "h": 8}
+        draw(engine, settings, video_id, people["ann"], [(Shape.RECT, rect)], frame=frame)
+    with session_scope(engine) as session:
+        run = ModelRun(status="done")
+        session.add(run)
+        session.flush()
+        asset = CamAsset(
+            run_id=int(run.id or 0),
+            video_id=video_id,
+            kind="test",
+            target_class="covid",
+            token="n" * 32,
+            raw_path="assets/n.npz",
+            overlay_path="assets/n.mp4",
+            peaks=[[], [50, 50]],  # frame 0: no positive evidence, no made-up (0, 0) inside the region
+        )
+        session.add(asset)
+        session.flush()
+        asset_id = int(asset.id or 0)
+    with Session(engine) as session:
+        hits = cam_peak_hits(session=session, settings=settings, asset_id=asset_id)
+    assert (hits, hits.share) == (PeakHits(hits=0, frames=1, no_peak=1), 0.0)
+
+
 def test_one_bad_shape_stores_no_region_and_no_file(
     engine: Engine, settings: Settings, people: dict[str, int], video_id: int
 ) -> None:

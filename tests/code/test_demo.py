@@ -140,6 +140,8 @@ def test_panel_truth_counts_peaks_on_lung_patterns_and_names_what_they_hit() -> 
     assert truth.on_lung == pytest.approx(2 / 3)
     assert truth.hit == (Pattern.B_LINES.value, Pattern.SKIN.value)
     assert panel_truth([[0, 0]], {}) == PanelTruth(on_lung=0.5, hit=())
+    no_peak = panel_truth([[4, 3], [], [4, 4]], {Pattern.B_LINES: b_lines, Pattern.SKIN: skin})
+    assert no_peak == PanelTruth(on_lung=pytest.approx(2 / 3), hit=(Pattern.B_LINES.value,))
 
 
 def test_simulated_answers_are_seeded_complete_and_follow_the_heatmaps() -> None:

@@ -8,15 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reviewer.stats_data import FrameError
+from reviewer.stats_data import FrameError, unblind
 from reviewer.stats_locations import (
     PeakRecord,
     gaussian_kernel,
+    located,
     mmd_squared,
     mmd_test,
     pairwise_mmd,
     peak_frame,
 )
+from reviewer.stats_records import StudyData
+from reviewer.stats_report import compute_statistics
+from tests.code.stock_study import answer
 
 
 def clustered_peaks(
@@ -43,6 +47,42 @@ def test_peak_frame_has_one_row_per_frame() -> None:
     ]
     with pytest.raises(FrameError, match=r"video 4: peak \[1\] is not an \[x, y\] pair"):
         peak_frame([PeakRecord(video_id=4, label="covid", cam_type="test", peaks=[[1]])])
+
+
+def test_a_frame_without_a_peak_keeps_its_row_but_no_location() -> None:
+    frame = peak_frame([PeakRecord(video_id=3, label="covid", cam_type="test", peaks=[[], [5, 6]])])
+    assert list(frame["frame"]) == [0, 1] and frame["x"].isna().tolist() == [True, False]
+    assert located(frame).to_dict("records") == [
+        {"video_id": 3, "label": "covid", "cam_type": "test", "frame": 1, "x": 5.0, "y": 6.0}
+    ]
+
+
+def test_frames_without_a_peak_are_left_out_of_the_mmd_and_counted() -> None:
+    peaks = clustered_peaks({"covid": (100.0, 100.0), "healthy": (100.0, 100.0)})
+    blank = [
+        PeakRecord(video_id=100 + v, label="healthy", cam_type="test", peaks=[[]] * 5) for v in range(3)
+    ] + [PeakRecord(video_id=200, label="covid", cam_type="test", peaks=[[], [100, 100]])]
+    with_blanks = pd.concat([peaks, peak_frame(blank)], ignore_index=True)
+    result = mmd_test(with_blanks, "covid", "healthy", n_perm=100, seed=2)
+    plain = mmd_test(pd.concat([peaks, peak_frame(blank[3:])[1:]]), "covid", "healthy", n_perm=100, seed=2)
+    assert (result.n_points_a, result.n_points_b, result.n_videos_a, result.n_videos_b) == (41, 40, 9, 8)
+    assert (result.n_no_peak_a, result.n_no_peak_b) == (1, 15)
+    assert result.observed == plain.observed and result.p_value == plain.p_value
+    assert result.message == "frames without a CAM peak left out: covid 1, healthy 15"
+
+
+def test_the_report_counts_frames_without_a_peak_per_class_and_cam_type() -> None:
+    records = [
+        PeakRecord(video_id=v, label=label, cam_type=kind, peaks=[[10 * v, 5], [10 * v + 3, 9]])
+        for v, label in enumerate(["covid", "covid", "healthy", "healthy"])
+        for kind in ("train", "test")
+    ] + [PeakRecord(video_id=9, label="healthy", cam_type="test", peaks=[[], []])]
+    frame = unblind([answer(1, 0), answer(2, 2, label="healthy", predicted="healthy", guess="healthy")])
+    data = StudyData(1, "s", "closed", False, 1, ("covid", "healthy"), "E1", frame, peak_frame(records))
+    stats = compute_statistics(data, n_boot=10, n_perm=10)
+    counts = {kind: (m.n_no_peak_a, m.n_no_peak_b) for kind, [m] in stats.mmd.items()}
+    assert counts == {"train": (0, 0), "test": (0, 2)}
+    assert len(stats.peaks) == 16 and not stats.peaks[["x", "y"]].isna().any().any()  # the chart's points
 
 
 def test_gaussian_kernel_uses_the_median_distance() -> None:

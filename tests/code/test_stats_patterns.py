@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from reviewer.stats_data import AnswerRecord, unblind
+from reviewer.stats_locations import peak_frame
 from reviewer.stats_patterns import (
     TARGET_PATTERNS,
     guess_accuracy,
@@ -13,14 +14,17 @@ from reviewer.stats_patterns import (
     model_accuracy,
     off_target_counts,
 )
+from reviewer.stats_records import StudyData
+from reviewer.stats_report import Filters, compute_statistics
 from tests.code.stock_study import answer
 
-# Pattern, class, videos the reference expert (E1) saw it in, and test-CAM highlights per expert.
+# Pattern, class, videos the reference expert (E1) saw it in, and test-CAM highlights per expert. The
+# paper's row "pleural line" (9/20) is compared with our pattern "pleural line irregularity".
 TABLE_5 = [
     ("consolidation", "pneumonia", 18, {1: 17, 2: 17}),
     ("a_lines", "healthy", 13, {1: 6, 2: 10}),
     ("b_lines", "covid", 12, {1: 0, 2: 6}),
-    ("pleural_line_irregularity", "covid", 20, {1: 9}),  # read by one expert only
+    ("pleural_line_irregularity", "covid", 20, {1: 9}),  # the paper's "pleural line"; one expert only
 ]
 
 
@@ -60,8 +64,11 @@ def test_table_5_counts_reproduce_the_papers_ratios(
 ) -> None:
     ratios = {(r.pattern, r.cam_type): r for r in highlight_ratios(table_5_study())}
     test = ratios[(pattern, "test")]
-    assert (test.n, test.highlighted, test.fraction, test.message) == (n, highlighted, fraction, None)
+    assert (test.n, test.highlighted, test.fraction) == (n, highlighted, fraction)
     assert test.ratio == pytest.approx(ratio)
+    # E2 answered other COVID-19 videos but none of the 20 with an irregular pleural line.
+    unfinished = {"E2": 20} if pattern == "pleural_line_irregularity" else {}
+    assert (test.unfinished, test.n_reference_unfinished) == (unfinished, 0)
     assert test.seen == {name: n for name in highlighted}
     train = ratios[(pattern, "train")]
     assert (train.n, train.ratio, train.fraction) == (n, 0.0, f"0/{n}")
@@ -97,9 +104,35 @@ def test_experts_who_read_part_of_the_videos() -> None:
     )
     result = next(r for r in highlight_ratios(frame, patterns=["a_lines"]) if r.cam_type == "test")
     assert (result.n, result.seen, result.highlighted) == (2, {"E1": 2, "E2": 1}, {"E1": 1, "E2": 1})
-    # The paper's definition holds: mean(k_e) / n, never mean(k_e / n_e) (which would give 0.75).
-    assert (result.ratio, result.mean_k, result.fraction) == (0.5, 1.0, "1/2")
-    assert result.message == "read only part of the 2 videos: E2 (1 of 2); the ratio is still mean(k_e)/n"
+    # Mean over experts of k_e / seen_e: E1 1/2, E2 1/1; E2's unfinished video is not a "no".
+    assert (result.ratio, result.mean_k, result.fraction) == (0.75, 1.0, None)
+    assert (result.unfinished, result.n_reference_unfinished) == ({"E2": 1}, 0)
+    assert result.message == "left out as unfinished (each expert's share is k/finished): E2 1 of 2"
+
+
+def test_an_expert_finishing_half_the_videos_all_highlighted_scores_one() -> None:
+    records = [answer(v, v, 1, visible=["b_lines"], test_patterns=["b_lines"]) for v in range(4)]
+    records += [answer(10 + v, v, 2, test_patterns=["b_lines"]) for v in range(2)]  # E2: 2 of 4, both hit
+    result = next(r for r in highlight_ratios(unblind(records), patterns=["b_lines"]) if r.cam_type == "test")
+    assert (result.n, result.seen, result.highlighted) == (4, {"E1": 4, "E2": 2}, {"E1": 4, "E2": 2})
+    assert result.ratio == 1.0  # not (4/4 + 2/4) / 2 = 0.75
+    assert result.unfinished == {"E2": 2}
+
+
+def test_videos_the_reference_expert_did_not_finish_are_counted_as_left_out() -> None:
+    frame = unblind(
+        [
+            answer(1, 10, 1, visible=["b_lines"], test_patterns=["b_lines"]),
+            answer(2, 10, 2, test_patterns=["b_lines"]),
+            answer(3, 11, 2, test_patterns=["b_lines"]),  # E1's answer on video 11 is still a draft
+        ]
+    )
+    result = next(r for r in highlight_ratios(frame, patterns=["b_lines"]) if r.cam_type == "test")
+    assert (result.n, result.ratio, result.seen, result.unfinished) == (1, 1.0, {"E1": 1, "E2": 1}, {})
+    assert result.n_reference_unfinished == 1
+    assert result.message == (
+        "1 video(s) the reference expert did not finish left out (whether they show the pattern is unknown)"
+    )
 
 
 def test_filtering_out_the_reference_expert_keeps_their_denominator() -> None:
@@ -133,6 +166,25 @@ def test_off_target_counts_by_structure_and_cam() -> None:
     assert (counts[("skin", "test")], counts[("skin", "train")], counts[("skin", "any")]) == (1, 0, 1)
     assert (counts[("fat", "train")], counts[("muscle", "train")], counts[("rib_shadow", "any")]) == (1, 1, 0)
     assert (counts[("any", "test")], counts[("any", "train")], counts[("any", "any")]) == (1, 1, 2)
+
+
+def test_off_target_any_reads_only_the_cam_types_asked_for() -> None:
+    frame = unblind([answer(1, 10, 1, train_patterns=["skin"]), answer(2, 11, 1, test_patterns=["fat"])])
+    counts = {(c.structure, c.cam_type): c.n_videos for c in off_target_counts(frame, cam_types=["test"])}
+    assert {kind for _, kind in counts} == {"test", "any"}
+    assert (counts[("skin", "test")], counts[("skin", "any")]) == (0, 0)  # skin only under the train-CAM
+    assert (counts[("fat", "any")], counts[("any", "any")]) == (1, 1)
+
+
+def test_the_report_filters_off_target_and_keeps_unfinished_experts_out_of_the_ratio() -> None:
+    records = [answer(v, v, 1, visible=["b_lines"], train_patterns=["skin"]) for v in range(4)]
+    records += [answer(10 + v, v, 2, test_patterns=["b_lines"]) for v in range(2)]
+    data = StudyData(1, "s", "closed", False, 1, ("covid",), "E1", unblind(records), peak_frame([]))
+    stats = compute_statistics(data, filters=Filters(cam_types=("test",)), n_boot=10, n_perm=10)
+    off_target = {(c.structure, c.cam_type): c.n_videos for c in stats.off_target}
+    assert (off_target[("skin", "test")], off_target[("skin", "any")]) == (0, 0)
+    [ratio] = [r for r in stats.highlights if r.pattern == "b_lines" and r.label is None]
+    assert (ratio.cam_type, ratio.ratio, ratio.unfinished) == ("test", 0.5, {"E2": 2})  # (0/4 + 2/2) / 2
 
 
 def guesses() -> pd.DataFrame:

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from db.models import CamAsset, FoldAssignment, Study, StudyItem, User
 from db.session import session_scope
-from reviewer.cam_assets import CamError, make_cams, overlay
+from reviewer.cam_assets import CamError, make_cams, overlay, stored_peaks
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 from reviewer.training import TrainConfig, train_model
@@ -32,13 +32,21 @@ def test_every_video_gets_a_blinded_train_and_test_cam(phantom_engine: Engine, s
         cams = np.load(resolve(settings, asset.raw_path))["cams"]
         assert cams.dtype == np.float16 and cams.min() >= 0.0 and cams.max() <= 1.0
         assert len(asset.peaks) == len(cams)
-        assert all(0 <= x < 224 and 0 <= y < 224 for x, y in asset.peaks)
+        assert all(p == [] or (0 <= p[0] < 224 and 0 <= p[1] < 224) for p in asset.peaks)
+        assert [p == [] for p in asset.peaks] == [not frame.any() for frame in cams]
         for text in (asset.token, asset.raw_path, asset.overlay_path):
             assert "train" not in text and "test" not in text
         with av.open(str(resolve(settings, asset.overlay_path))) as container:
             stream = container.streams.video[0]
             assert stream.codec_context.name == "h264"
             assert sum(1 for _ in container.decode(stream)) == len(cams)
+
+
+def test_a_frame_without_evidence_is_stored_without_a_peak() -> None:
+    maps = np.zeros((3, 8, 8), np.float32)
+    maps[1, 2, 5] = 1.0
+    maps[2, 0, 0] = 0.3
+    assert stored_peaks(maps) == [[], [5, 2], [0, 0]]
 
 
 def test_rerunning_cams_replaces_old_files_but_keeps_pinned_assets(

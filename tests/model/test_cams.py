@@ -90,6 +90,14 @@ def test_upsample_and_peak_in_frame_pixels() -> None:
     assert cam_lib.peak(cam[0]) == (3, 1)
 
 
+def test_a_map_without_positive_evidence_has_no_peak() -> None:
+    flat = cam_lib.upsample(cam_lib.normalise(-np.ones((1, 4, 4))), 64)[0]  # all zeros, argmax (0, 0)
+    assert cam_lib.peak(flat) is None
+    corner = np.zeros((4, 4), np.float32)
+    corner[0, 0] = 0.5
+    assert cam_lib.peak(corner) == (0, 0)  # a real peak in the first pixel still counts
+
+
 def test_ensemble_and_video_probabilities(heads: list[keras.Model], features: np.ndarray) -> None:
     each = [cam_lib.head_probabilities(head, features) for head in heads]
     ensemble = cam_lib.ensemble_probabilities(heads, features)
