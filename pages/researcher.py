@@ -117,7 +117,13 @@ def _show(stats: StudyStatistics) -> None:
         st.warning(plain(message), icon=":material/warning:")
     frame = stats.frame
     answers, videos, experts = st.columns(3)
-    answers.metric("Answers", frame["study_item_id"].nunique())
+    rereads = frame["is_reread"].astype(bool)
+    answers.metric(
+        "Answers (first reads)",
+        frame.loc[~rereads, "study_item_id"].nunique(),
+        help=f"Besides: {frame.loc[rereads, 'study_item_id'].nunique()} re-reads, used only for "
+        "intra-rater agreement and reading times.",
+    )
     videos.metric("Videos", frame["video_id"].nunique())
     experts.metric("Experts", frame["expert_name"].nunique())
     sections = report_sections(stats)

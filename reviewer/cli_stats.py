@@ -39,16 +39,22 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     full = statistics_json(_statistics(args, settings))
     if args.json:
         return full
+    # The summary's tests are the primary ones (one value per video) and its agreement is within each
+    # CAM type; the share of answers preferring the test-CAM is descriptive (the paper's 56%).
     scores = {s["cam_type"]: s["mean"] for s in full["scores"]["overall"]}
+    alpha = {a["cam_type"]: a["alpha"] for a in full["agreement"]["within_cam_type"]["krippendorff_alpha"]}
     return {
         "study": full["study"]["name"],
         "state": full["study"]["state"],
-        "answers": full["study"]["n_answers"],
+        "first_reads": full["study"]["n_first_reads"],
+        "rereads": full["study"]["n_rereads"],
         "mean_score_train": scores.get("train"),
         "mean_score_test": scores.get("test"),
-        "wilcoxon_p": full["wilcoxon"]["pooled"]["p_value"],
-        "share_preferring_test": full["preference"]["share_test"],
-        "krippendorff_alpha": full["agreement"]["krippendorff_alpha"]["alpha"],
+        "wilcoxon_p_per_video": full["wilcoxon"]["per_video"]["p_value"],
+        "share_preferring_test": full["preference"]["pooled_pairs_not_independent"]["share_test"],
+        "sign_test_p_per_video": full["preference"]["per_video"]["p_value"],
+        "krippendorff_alpha_train": alpha.get("train"),
+        "krippendorff_alpha_test": alpha.get("test"),
         "messages": full["messages"],
     }
 

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from reviewer.stats_agreement import POOLED
 from reviewer.stats_locations import MmdResult
 from reviewer.stats_patterns import GuessResult
 from reviewer.stats_report import StudyStatistics
 
 NULL_QUANTILES = (0.5, 0.95, 0.99)
+WITHIN, POOLED_SCOPE = "within_cam_type", "pooled_over_cam_types"  # agreement: main, then secondary
 
 
 def statistics_json(stats: StudyStatistics) -> dict[str, Any]:
@@ -26,6 +28,7 @@ def statistics_json(stats: StudyStatistics) -> dict[str, Any]:
     Raises:
         ValueError: a non-finite number slipped through (a bug, never silently written).
     """
+    paired = stats.paired
     result = {
         "study": _study(stats),
         "filters": dataclasses.asdict(stats.filters),
@@ -35,14 +38,22 @@ def statistics_json(stats: StudyStatistics) -> dict[str, Any]:
             "by_class": stats.scores_by_class,
             "by_expert": stats.scores_by_expert,
         },
-        "wilcoxon": {"pooled": stats.wilcoxon, "by_expert": stats.wilcoxon_by_expert},
-        "preference": stats.preference,
-        "disagreement": stats.disagreement,
-        "agreement": {"pairwise_kappa": stats.kappa, "krippendorff_alpha": stats.alpha},
+        "wilcoxon": {
+            "per_video": paired.wilcoxon,
+            "by_expert": paired.wilcoxon_by_expert,
+            "pooled_pairs_not_independent": paired.wilcoxon_pooled,
+        },
+        "preference": {
+            "per_video": paired.preference,
+            "by_expert": paired.preference_by_expert,
+            "pooled_pairs_not_independent": paired.preference_pooled,
+        },
+        "disagreement": paired.disagreement,
+        "agreement": _agreement(stats),
         "highlights": [{**dataclasses.asdict(r), "fraction": r.fraction} for r in stats.highlights],
         "off_target": stats.off_target,
         "reader": {
-            "intra_rater_kappa": stats.intra_rater,
+            "intra_rater_kappa": _by_scope(stats.intra_rater),
             "time_by_class": stats.time_by_class,
             "time_by_position": stats.time_by_position,
         },
@@ -58,6 +69,7 @@ def statistics_json(stats: StudyStatistics) -> dict[str, Any]:
 def _study(stats: StudyStatistics) -> dict[str, Any]:
     """Which study, in which state, and how much of it the (filtered) numbers rest on."""
     data = stats.data
+    items = stats.frame.groupby("study_item_id")["is_reread"].first().astype(bool)
     return {
         "id": data.study_id,
         "name": data.name,
@@ -68,7 +80,25 @@ def _study(stats: StudyStatistics) -> dict[str, Any]:
         "reference_expert": data.reference_expert,
         "experts": sorted(set(stats.frame["expert_name"])),
         "n_videos": int(stats.frame["video_id"].nunique()),
-        "n_answers": int(stats.frame["study_item_id"].nunique()),
+        "n_first_reads": int(items[~items].size),
+        "n_rereads": int(items[items].size),
+    }
+
+
+def _agreement(stats: StudyStatistics) -> dict[str, Any]:
+    """Kappa and alpha within each CAM type (the main numbers), pooled over both types kept apart."""
+    kappa, alpha = _by_scope(stats.kappa), _by_scope(stats.alpha)
+    return {
+        scope: {"pairwise_kappa": kappa[scope], "krippendorff_alpha": alpha[scope]}
+        for scope in (WITHIN, POOLED_SCOPE)
+    }
+
+
+def _by_scope(results: Sequence[Any]) -> dict[str, list[Any]]:
+    """Results of :func:`reviewer.stats_agreement.by_cam_type` split into within-type and pooled ones."""
+    return {
+        WITHIN: [r for r in results if r.cam_type != POOLED],
+        POOLED_SCOPE: [r for r in results if r.cam_type == POOLED],
     }
 
 

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from reviewer.stats_data import CAM_TYPES, CLASSES, SCORE_RANGE, first_reads
 from reviewer.stats_locations import MmdResult
 from reviewer.stats_patterns import GuessResult, HighlightRatio
-from reviewer.stats_preference import PreferenceResult
+from reviewer.stats_preference import PreferenceResult, VideoPreferenceResult
 from reviewer.stats_scores import ScoreSummary
 from reviewer.stats_times import TimeSummary
 from reviewer.vocab import CamKind, LusClass, Pattern, values
@@ -101,15 +101,26 @@ def highlight_ratio_figure(
     return figure.update_layout(title=title, yaxis={"range": [0, 1], "tickformat": ".0%"})
 
 
-def preference_figure(result: PreferenceResult) -> go.Figure:
-    """Answers preferring each CAM type or neither, with the binomial p-value in the title."""
+def preference_figure(
+    result: PreferenceResult, *, per_video: VideoPreferenceResult | None = None
+) -> go.Figure:
+    """Answers preferring each CAM type or neither, with the p-value of the primary test in the title.
+
+    That is the per-video sign test when given; without it, the answers' own binomial test, whose
+    scope says whether its answers are independent.
+    """
     if result.n_answers == 0:
         return message_figure(result.message or "no answers")
     counts = {"test-CAM": result.n_test, "train-CAM": result.n_train, "equal": result.n_equal}
     colors = [CAM_COLORS[CamKind.TEST.value], CAM_COLORS[CamKind.TRAIN.value], "#9d9d9d"]
     shares = [f"{count / result.n_answers:.0%}" for count in counts.values()]
     figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=shares, marker_color=colors))
-    tested = "" if result.p_value is None else f" (binomial test, equal excluded: p = {result.p_value:.3g})"
+    test = (
+        ("sign test over videos", per_video.p_value)
+        if per_video is not None
+        else (f"binomial test, {result.scope}", result.p_value)
+    )
+    tested = "" if test[1] is None else f" ({test[0]}, equal excluded: p = {test[1]:.3g})"
     figure.update_layout(title=f"Preferred CAM{tested}", yaxis_title="answers")
     return figure
 

@@ -2,7 +2,8 @@
 
 The page, the HTML report and ``lusreview stats`` all read one :class:`StudyStatistics`, so they can
 never disagree. Filters narrow the answers (experts, classes) and the CAM types shown; the paired
-tests (Wilcoxon, preference) always compare both CAM types. Undefined values are None and carry a
+tests (Wilcoxon, preference) always compare both CAM types. Agreement is computed within each CAM
+type shown, and pooled over both only as a secondary row. Undefined values are None and carry a
 message, never NaN.
 """
 
@@ -16,12 +17,14 @@ import pandas as pd
 from reviewer.stats_agreement import (
     AlphaResult,
     KappaResult,
+    by_cam_type,
     intra_rater_kappa,
     krippendorff_alpha,
     pairwise_kappa,
 )
 from reviewer.stats_data import CAM_TYPES
-from reviewer.stats_locations import MmdResult, pairwise_mmd
+from reviewer.stats_locations import MmdResult, located, pairwise_mmd
+from reviewer.stats_paired import PairedTests, paired_tests
 from reviewer.stats_patterns import (
     GuessResult,
     HighlightRatio,
@@ -32,21 +35,12 @@ from reviewer.stats_patterns import (
     model_accuracy,
     off_target_counts,
 )
-from reviewer.stats_preference import (
-    DisagreementResult,
-    PreferenceResult,
-    preference_disagreement,
-    preference_test,
-)
 from reviewer.stats_records import StudyData
 from reviewer.stats_scores import (
     ClassRow,
     ScoreSummary,
-    WilcoxonResult,
     class_table,
     summarize_scores,
-    wilcoxon_by_expert,
-    wilcoxon_scores,
 )
 from reviewer.stats_times import TimeSummary, time_by_class, time_by_position
 
@@ -78,12 +72,9 @@ class StudyStatistics:
     scores_overall: list[ScoreSummary]
     scores_by_class: list[ClassRow]
     scores_by_expert: list[ScoreSummary]
-    wilcoxon: WilcoxonResult
-    wilcoxon_by_expert: list[WilcoxonResult]
-    preference: PreferenceResult
-    disagreement: DisagreementResult
+    paired: PairedTests
     kappa: list[KappaResult]
-    alpha: AlphaResult
+    alpha: list[AlphaResult]
     highlights: list[HighlightRatio]
     off_target: list[OffTargetCount]
     intra_rater: list[KappaResult]
@@ -116,18 +107,17 @@ def compute_statistics(
     frame, peaks = _filtered(data, filters)
     classes = tuple(c for c in data.classes if not filters.classes or c in filters.classes)
     cam_types = tuple(k for k in CAM_TYPES if not filters.cam_types or k in filters.cam_types)
-    shown = frame[frame["cam_type"].isin(cam_types)]
     return StudyStatistics(
         data=data,
         filters=filters,
         frame=frame,
-        peaks=peaks,
+        peaks=located(peaks),  # frames without a peak are counted in the MMD results instead
         classes=classes,
         cam_types=cam_types,
         messages=_messages(data, frame),
         **_scores(frame, classes, cam_types),
-        **_paired(frame),
-        **_readers(frame, shown, classes, n_boot=n_boot, seed=seed, bins=position_bin),
+        paired=paired_tests(frame),  # always both CAM types, whatever the CAM-type filter shows
+        **_readers(frame, cam_types, classes, n_boot=n_boot, seed=seed, bins=position_bin),
         **_patterns(data, filters, classes, cam_types),
         mmd={
             kind: pairwise_mmd(peaks[peaks["cam_type"] == kind], classes=classes, n_perm=n_perm, seed=seed)
@@ -151,39 +141,30 @@ def _scores(frame: pd.DataFrame, classes: tuple[str, ...], cam_types: tuple[str,
     )
 
 
-class _Paired(TypedDict):
-    wilcoxon: WilcoxonResult
-    wilcoxon_by_expert: list[WilcoxonResult]
-    preference: PreferenceResult
-    disagreement: DisagreementResult
-
-
-def _paired(frame: pd.DataFrame) -> _Paired:
-    """The paired tests, which always compare both CAM types whatever the CAM-type filter shows."""
-    return _Paired(
-        wilcoxon=wilcoxon_scores(frame),
-        wilcoxon_by_expert=wilcoxon_by_expert(frame),
-        preference=preference_test(frame),
-        disagreement=preference_disagreement(frame),
-    )
-
-
 class _Readers(TypedDict):
     kappa: list[KappaResult]
-    alpha: AlphaResult
+    alpha: list[AlphaResult]
     intra_rater: list[KappaResult]
     time_by_class: list[TimeSummary]
     time_by_position: list[TimeSummary]
 
 
 def _readers(
-    frame: pd.DataFrame, shown: pd.DataFrame, classes: tuple[str, ...], *, n_boot: int, seed: int, bins: int
+    frame: pd.DataFrame,
+    kinds: tuple[str, ...],
+    classes: tuple[str, ...],
+    *,
+    n_boot: int,
+    seed: int,
+    bins: int,
 ) -> _Readers:
-    """How the experts read: agreement between and within them (CAM types shown) and reading times."""
+    """How the experts read: agreement between and within them, per CAM type shown, and reading times."""
     return _Readers(
-        kappa=pairwise_kappa(shown, n_boot=n_boot, seed=seed),
-        alpha=krippendorff_alpha(shown, n_boot=n_boot, seed=seed),
-        intra_rater=intra_rater_kappa(shown, n_boot=n_boot, seed=seed),
+        kappa=by_cam_type(lambda k: pairwise_kappa(frame, cam_type=k, n_boot=n_boot, seed=seed), kinds),
+        alpha=by_cam_type(lambda k: [krippendorff_alpha(frame, cam_type=k, n_boot=n_boot, seed=seed)], kinds),
+        intra_rater=by_cam_type(
+            lambda k: intra_rater_kappa(frame, cam_type=k, n_boot=n_boot, seed=seed), kinds
+        ),
         time_by_class=time_by_class(frame, classes=classes),
         time_by_position=time_by_position(frame, bin_size=bins),
     )
@@ -213,7 +194,7 @@ def _patterns(
     ]
     return _Patterns(
         highlights=[r for r in ratios if r.cam_type in cam_types],
-        off_target=[c for c in off_target_counts(frame) if c.cam_type in (*cam_types, "any")],
+        off_target=off_target_counts(frame, cam_types=cam_types),
         guesses=[guess_accuracy(frame, versus="label"), guess_accuracy(frame, versus="predicted")],
         model=model_accuracy(frame),
     )

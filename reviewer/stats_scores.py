@@ -20,7 +20,9 @@ from reviewer.stats_data import CAM_TYPES, CLASSES, first_reads
 from reviewer.vocab import CamKind, LusClass
 
 ALL = "all"
-POOLED = "all experts"
+PER_VIDEO = "per video (mean over experts)"
+POOLED = "all (expert, video) pairs pooled: pairs not independent"
+ALTERNATIVE = "two-sided"
 ZERO_METHOD = "wilcox"
 EXACT_MAX_PAIRS = 13
 Grouping = Literal["all", "label", "expert"]
@@ -57,15 +59,21 @@ class ClassRow:
 
 @dataclass(frozen=True)
 class WilcoxonResult:
-    """Wilcoxon signed-rank test of test-minus-train score differences."""
+    """Wilcoxon signed-rank test of test-minus-train score differences.
+
+    ``n_nonzero`` pairs enter the test; ``r_plus`` is the sum of the ranks of positive differences
+    (favouring the test-CAM) and ``min_rank_sum`` the two-sided statistic T = min(R+, R-).
+    """
 
     scope: str
     n_pairs: int
     n_nonzero: int
-    statistic: float | None
+    r_plus: float | None
+    min_rank_sum: float | None
     p_value: float | None
     rank_biserial: float | None
     method: str | None
+    alternative: str = ALTERNATIVE
     zero_method: str = ZERO_METHOD
     message: str | None = None
 
@@ -176,7 +184,7 @@ def wilcoxon_test(differences: npt.ArrayLike, *, scope: str = POOLED) -> Wilcoxo
     if nonzero.size == 0:
         reason = "no paired scores" if values.size == 0 else "all differences are zero"
         undefined = f"{reason}: the Wilcoxon test is undefined"
-        return WilcoxonResult(scope, values.size, 0, None, None, None, None, message=undefined)
+        return WilcoxonResult(scope, values.size, 0, None, None, None, None, None, message=undefined)
     small = nonzero.size <= EXACT_MAX_PAIRS
     method = "exact (all sign flips)" if small else "normal approximation (tie-corrected)"
     message: str | None = None
@@ -191,7 +199,8 @@ def wilcoxon_test(differences: npt.ArrayLike, *, scope: str = POOLED) -> Wilcoxo
         scope=scope,
         n_pairs=values.size,
         n_nonzero=nonzero.size,
-        statistic=statistic,
+        r_plus=signed_rank_sums(nonzero)[0],
+        min_rank_sum=statistic,
         p_value=p_value,
         rank_biserial=rank_biserial(nonzero),
         method=method,
@@ -199,10 +208,28 @@ def wilcoxon_test(differences: npt.ArrayLike, *, scope: str = POOLED) -> Wilcoxo
     )
 
 
-def wilcoxon_scores(df: pd.DataFrame) -> WilcoxonResult:
-    """Pooled test over all (video, expert) pairs of first reads.
+def video_differences(df: pd.DataFrame) -> pd.Series:
+    """Per video, the mean over its experts of test minus train score (first reads), indexed by video."""
+    pairs = score_pairs(first_reads(df))
+    return (pairs["test"] - pairs["train"]).groupby(pairs["video_id"]).mean()
 
-    Pairs of one video by different experts are not independent, so read it next to the per-expert tests.
+
+def wilcoxon_by_video(df: pd.DataFrame) -> WilcoxonResult:
+    """The primary test: one value per video, the mean over its experts of test minus train.
+
+    Videos are the independent units: two experts judging the same pair of CAMs share the video, so
+    their differences are correlated and testing every (expert, video) pair as independent would
+    overstate the evidence (pseudo-replication). Averaging within a video keeps every expert's
+    judgement and counts the video once; ``n_pairs`` is then the number of videos.
+    """
+    return wilcoxon_test(video_differences(df), scope=PER_VIDEO)
+
+
+def wilcoxon_pooled(df: pd.DataFrame) -> WilcoxonResult:
+    """Every (video, expert) pair of first reads as if independent: secondary, labelled as such.
+
+    Pairs of one video by different experts are not independent, so its p-value is too small; it is
+    kept only for comparison with analyses that pooled answers.
     """
     pairs = score_pairs(first_reads(df))
     return wilcoxon_test(pairs["test"] - pairs["train"], scope=POOLED)

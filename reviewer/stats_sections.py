@@ -15,9 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from reviewer import metrics_plots, stats_plots
+from reviewer.stats_agreement import POOLED
 from reviewer.stats_plots import readable
 from reviewer.stats_report import StudyStatistics
 from reviewer.stats_scores import summarize_scores
+
+POOLED_NAME = "both, pooled (secondary)"
 
 
 @dataclass(frozen=True)
@@ -80,25 +83,49 @@ def _scores(stats: StudyStatistics) -> Section:
 
 
 def _tests(stats: StudyStatistics) -> Section:
+    paired = stats.paired
     return Section(
         "Train- versus test-CAM",
-        "Wilcoxon signed-rank test of test minus train scores, paired by video and expert; "
-        "preference for the test-CAM with an exact binomial test ('equal' answers excluded from the test).",
+        "Two-sided Wilcoxon signed-rank test of test minus train scores. Videos are the independent units, "
+        "so the first row tests one value per video (the mean over its experts); then one test per expert; "
+        "the last row pools every (expert, video) pair although pairs of one video are not independent "
+        "(its p-value is too small). n nonzero pairs enter the test; R+ sums the ranks favouring the "
+        "test-CAM, min rank sum is T = min(R+, R-). Preference: a sign test over videos by their experts' "
+        "net preference (primary), then exact binomial tests of answers; 'equal' is left out of the tests.",
         [
-            ("Wilcoxon signed-rank test", table([stats.wilcoxon, *stats.wilcoxon_by_expert])),
-            ("Preferred CAM", table([stats.preference])),
-            ("Experts disagreeing on the preferred CAM", table([stats.disagreement])),
+            (
+                "Wilcoxon signed-rank test (first row primary)",
+                table([paired.wilcoxon, *paired.wilcoxon_by_expert, paired.wilcoxon_pooled]),
+            ),
+            ("Preferred CAM per video (primary)", table([paired.preference])),
+            (
+                "Preferred CAM per answer: per expert, then pooled",
+                table([*paired.preference_by_expert, paired.preference_pooled]),
+            ),
+            ("Experts disagreeing on the preferred CAM", table([paired.disagreement])),
         ],
-        [stats_plots.preference_figure(stats.preference)],
+        [stats_plots.preference_figure(paired.preference_pooled, per_video=paired.preference)],
     )
+
+
+def agreement_table(results: Sequence[Any]) -> pd.DataFrame:
+    """Agreement rows within each CAM type, the pooled rows last and named as the secondary numbers."""
+    frame = table(results)
+    frame["cam type"] = frame["cam type"].replace({POOLED: POOLED_NAME})
+    return frame
 
 
 def _agreement(stats: StudyStatistics) -> Section:
     return Section(
         "Agreement between experts",
         "Weighted (quadratic) Cohen's kappa per pair and ordinal Krippendorff's alpha over all experts, "
-        "with 95% bootstrap intervals that resample whole videos.",
-        [("Cohen's kappa per pair", table(stats.kappa)), ("Krippendorff's alpha", table([stats.alpha]))],
+        "within each CAM type, with 95% bootstrap intervals that resample whole videos. Pooled over both "
+        "CAM types, experts who agree only that one CAM type scores lower than the other look in strong "
+        "agreement, so the pooled rows are secondary.",
+        [
+            ("Cohen's kappa per pair", agreement_table(stats.kappa)),
+            ("Krippendorff's alpha", agreement_table(stats.alpha)),
+        ],
     )
 
 
@@ -121,8 +148,10 @@ def _highlights(stats: StudyStatistics) -> Section:
     return Section(
         "Pattern highlights",
         "Of the videos where the reference expert saw a pattern, the share in which experts say the CAM "
-        "highlights it (mean over experts of k/n). Off-target: videos where a CAM highlights skin, fat, "
-        "muscle or a rib shadow.",
+        "highlights it: the mean over experts of k/finished (the paper's k/n when everyone finished all n; "
+        "unfinished videos are named in the note). The paper's 'pleural line' row is compared with our "
+        "'pleural line irregularity'. Off-target: videos where a CAM highlights skin, fat, muscle or a "
+        "rib shadow.",
         [("Highlight ratios", frame), ("Off-target highlights (videos)", table(stats.off_target))],
         [stats_plots.highlight_ratio_figure(every)],
     )
@@ -131,9 +160,10 @@ def _highlights(stats: StudyStatistics) -> Section:
 def _readers(stats: StudyStatistics) -> Section:
     return Section(
         "Reader behaviour",
-        "Intra-rater reliability from hidden re-reads (weighted kappa), and median seconds per video.",
+        "Intra-rater reliability from hidden re-reads (weighted kappa within each CAM type, pooled last), "
+        "and median seconds per video.",
         [
-            ("Re-read agreement per expert", table(stats.intra_rater)),
+            ("Re-read agreement per expert", agreement_table(stats.intra_rater)),
             ("Time per video by class", table(stats.time_by_class)),
             ("Time per video by position in the list", table(stats.time_by_position)),
         ],

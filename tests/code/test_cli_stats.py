@@ -23,11 +23,15 @@ def test_stats_prints_every_statistic_as_json(
     world = answered_study(engine, n_videos=3, experts=2)
     assert main(["stats", str(world.study_id), "--json", "--home", str(settings.home), *DRAWS]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["study"]["name"] == "Pilot study" and result["study"]["n_answers"] == 6
-    assert result["wilcoxon"]["pooled"]["n_pairs"] == 6
+    assert result["study"]["name"] == "Pilot study" and result["study"]["n_first_reads"] == 6
+    assert result["wilcoxon"]["per_video"]["n_pairs"] == 3
+    assert result["wilcoxon"]["pooled_pairs_not_independent"]["n_pairs"] == 6
     assert main(["stats", "pilot study", "--home", str(settings.home), *DRAWS]) == 0
     summary = capsys.readouterr().out
     assert "mean_score_test: 1.6666" in summary and "share_preferring_test" in summary
+    assert "first_reads: 6" in summary and "rereads: 0" in summary
+    # Per-video means 0.5, 1, 0.5 (all positive): the exact two-sided p is 2 / 2**3.
+    assert "wilcoxon_p_per_video: 0.25" in summary and "krippendorff_alpha_test" in summary
 
 
 def test_export_writes_csv_json_and_html(

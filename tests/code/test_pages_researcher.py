@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,9 @@ def test_closed_study_shows_every_section_and_the_exports(home: Settings, engine
     assert [t.label for t in at.tabs][:3] == ["Scores", "Train- versus test-CAM", "Agreement between experts"]
     assert warnings(at) == []
     assert [m.value for m in at.metric] == ["12", "6", "2"]
+    wilcoxon = at.tabs[1].dataframe[0].value
+    assert wilcoxon["scope"].iloc[0] == "per video (mean over experts)"
+    assert wilcoxon["scope"].iloc[-1].endswith("pairs not independent")
     class_table = at.dataframe[0].value
     assert list(class_table["name"]) == ["COVID-19", "Bacterial pneumonia", "Healthy"]
     assert list(class_table["test mean"]) == [1.75, 1.75, 1.75]
@@ -57,6 +61,15 @@ def test_closed_study_shows_every_section_and_the_exports(home: Settings, engine
     }
     with pytest.raises(KeyError):
         at.checkbox(key="stats_preview")  # researchers cannot preview open studies
+
+
+def test_the_answer_count_is_first_reads_and_names_the_rereads(home: Settings, engine: Engine) -> None:
+    world = answered_study(engine, n_videos=6, experts=2, reread_share=0.5)
+    at = page(world.researcher, Role.RESEARCHER)
+    answers = at.metric[0]
+    assert (answers.label, answers.value) == ("Answers (first reads)", "12")
+    rereads = int(re.search(r"Besides: (\d+) re-reads", answers.proto.help)[1])
+    assert rereads > 0
 
 
 def test_filters_narrow_the_numbers(home: Settings, engine: Engine) -> None:
@@ -87,7 +100,8 @@ def test_single_expert_study_says_why_agreement_is_missing(home: Settings, engin
     assert not at.exception
     assert warnings(at) == ["Only one expert answered: there is no agreement between experts to compute."]
     kappa = at.tabs[2].dataframe[0].value
-    assert kappa["note"].iloc[0] == "fewer than two experts: no agreement between experts"
+    assert list(kappa["cam type"]) == ["train-CAM", "test-CAM", "both, pooled (secondary)"]
+    assert set(kappa["note"]) == {"fewer than two experts: no agreement between experts"}
 
 
 def test_a_preview_is_never_served_once_the_study_is_closed(home: Settings, engine: Engine) -> None:

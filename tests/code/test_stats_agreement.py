@@ -11,7 +11,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from reviewer.stats_agreement import (
+    POOLED,
     Weights,
+    by_cam_type,
     intra_rater_kappa,
     krippendorff_alpha,
     ordinal_alpha,
@@ -227,3 +229,62 @@ def test_vectorised_alpha_equals_krippendorff_on_each_table_and_per_resample() -
     )
     flat = alpha_bootstrap(np.ones((2, 4)), [0, 0, 1, 1], n_boot=10, seed=0)
     assert (flat.low, flat.n_valid) == (None, 0)  # one value everywhere: alpha undefined in every resample
+
+
+def agree_only_that_train_is_lower() -> pd.DataFrame:
+    """Two experts whose scores within each CAM type are independent (every combination once), but
+    who both score every train-CAM (-3 or -1) below every test-CAM (1 or 3): the finding's probe."""
+    combos = [(a, b) for a in (0, 2) for b in (0, 2)]
+    records: list[AnswerRecord] = []
+    for video, ((tr1, tr2), (te1, te2)) in enumerate(zip(combos, combos[1:] + combos[:1], strict=True)):
+        records.append(answer(len(records), video, 1, train=tr1 - 3, test=te1 + 1))
+        records.append(answer(len(records), video, 2, train=tr2 - 3, test=te2 + 1))
+    return unblind(records)
+
+
+def test_agreement_within_cam_types_is_not_inflated_by_train_below_test() -> None:
+    frame = agree_only_that_train_is_lower()
+    kappas = by_cam_type(lambda kind: pairwise_kappa(frame, cam_type=kind, n_boot=50))
+    alphas = by_cam_type(lambda kind: [krippendorff_alpha(frame, cam_type=kind, n_boot=50)])
+    assert [k.cam_type for k in kappas] == [a.cam_type for a in alphas] == ["train", "test", POOLED]
+    train, test, pooled = kappas
+    assert (train.n_units, test.n_units, pooled.n_units) == (4, 4, 8)
+    assert train.kappa == pytest.approx(0.0) and test.kappa == pytest.approx(0.0)
+    assert pooled.kappa is not None and pooled.kappa > 0.7  # looks like strong agreement
+    # Observed equals expected disagreement, so alpha is only its small-sample term 1/n (n = 8 values).
+    assert [a.alpha for a in alphas[:2]] == [pytest.approx(1 / 8)] * 2
+    assert alphas[2].alpha is not None and alphas[2].alpha > 0.5
+    trains = frame[frame["cam_type"] == "train"]
+    direct = cohen_kappa_score(
+        trains[trains["expert_name"] == "E1"]["score"],
+        trains[trains["expert_name"] == "E2"]["score"],
+        labels=LABELS,
+        weights="quadratic",
+    )
+    assert train.kappa == pytest.approx(direct)
+
+
+def test_by_cam_type_pools_only_when_two_types_are_shown() -> None:
+    frame, _ = random_study()
+    (only_test,) = by_cam_type(lambda kind: [krippendorff_alpha(frame, cam_type=kind, n_boot=0)], ["test"])
+    assert (only_test.cam_type, only_test.n_units) == ("test", 15)
+    pooled = krippendorff_alpha(frame, n_boot=0)
+    assert (pooled.cam_type, pooled.n_units) == (POOLED, 30)
+
+
+def test_intra_rater_kappa_within_each_cam_type() -> None:
+    frame = unblind(
+        [
+            answer(1, 10, 1, train=-2, test=2),
+            answer(2, 11, 1, train=-1, test=3),
+            answer(3, 10, 1, train=-1, test=2, reread_of=1),
+            answer(4, 11, 1, train=-2, test=3, reread_of=2),
+        ]
+    )
+    train, test, pooled = by_cam_type(lambda kind: intra_rater_kappa(frame, cam_type=kind, n_boot=0))
+    assert (train.cam_type, train.n_units, train.kappa) == ("train", 2, pytest.approx(-1.0))
+    assert (test.cam_type, test.n_units, test.kappa) == ("test", 2, pytest.approx(1.0))
+    assert (pooled.n_units, pooled.kappa) == (
+        4,
+        pytest.approx(cohen_kappa_score([-2, -1, 2, 3], [-1, -2, 2, 3], labels=LABELS, weights="quadratic")),
+    )

@@ -45,20 +45,33 @@ def two_experts(engine: Engine) -> StudyData:
 
 def test_statistics_of_a_real_study_match_the_answers(two_experts: StudyData) -> None:
     result = statistics_json(compute(two_experts))
-    assert result["study"]["n_answers"] == 12 and result["messages"] == []
+    assert (result["study"]["n_first_reads"], result["study"]["n_rereads"]) == (12, 0)
+    assert result["messages"] == []
     train, test = result["scores"]["overall"]
     assert (train["mean"], test["mean"]) == (1.0, 1.75)  # expert 0: 2,2,...; expert 1: 1,2,1,2,1,2
-    pooled = result["wilcoxon"]["pooled"]
+    per_video = result["wilcoxon"]["per_video"]  # mean differences 0.5, 1, 0.5, 1, 0.5, 1
+    exact = scipy_stats.wilcoxon([0.5, 1] * 3, method="exact")
+    assert (per_video["n_pairs"], per_video["n_nonzero"], per_video["r_plus"]) == (6, 6, 21.0)
+    assert per_video["p_value"] == pytest.approx(exact.pvalue) and per_video["alternative"] == "two-sided"
+    pooled = result["wilcoxon"]["pooled_pairs_not_independent"]
     direct = scipy_stats.wilcoxon([1] * 9, method=scipy_stats.PermutationMethod())
     assert (pooled["n_pairs"], pooled["n_nonzero"], pooled["p_value"]) == (
         12,
         9,
         pytest.approx(direct.pvalue),
     )
-    assert result["preference"]["n_test"] == 9 and result["preference"]["n_equal"] == 3
-    assert result["disagreement"]["share"] == 0.5
-    [kappa] = result["agreement"]["pairwise_kappa"]
-    assert kappa["kappa"] is not None and kappa["ci_low"] <= kappa["kappa"] <= kappa["ci_high"]
+    answers = result["preference"]["pooled_pairs_not_independent"]
+    assert answers["n_test"] == 9 and answers["n_equal"] == 3
+    videos = result["preference"]["per_video"]  # expert 0 always prefers the test-CAM
+    assert (videos["n_videos"], videos["n_test"], videos["p_value"]) == (6, 6, pytest.approx(2 / 2**6))
+    assert [e["n_answers"] for e in result["preference"]["by_expert"]] == [6, 6]
+    disagreement = result["disagreement"]  # expert 1 says 'equal' where expert 0 prefers the test-CAM
+    assert (disagreement["share_opposite"], disagreement["share_any_difference"]) == (0.0, 0.5)
+    within = result["agreement"]["within_cam_type"]["pairwise_kappa"]
+    assert [(k["cam_type"], k["kappa"]) for k in within] == [("train", None), ("test", 0.0)]
+    [kappa] = result["agreement"]["pooled_over_cam_types"]["pairwise_kappa"]
+    assert (kappa["cam_type"], kappa["kappa"]) == ("both", pytest.approx(0.5))  # only as train < test
+    assert kappa["ci_low"] <= kappa["kappa"] <= kappa["ci_high"]
     b_lines = [h for h in result["highlights"] if h["pattern"] == "b_lines" and h["label"] is None]
     assert {h["cam_type"]: h["fraction"] for h in b_lines} == {"train": "0/2", "test": "2/2"}
     assert result["guesses"]["label"]["accuracy"] == 1.0
@@ -100,15 +113,19 @@ def test_html_report_is_self_contained_with_every_chart(two_experts: StudyData) 
     assert report.count('class="plotly-graph-div') >= 10
     assert not re.search(r"<script[^>]+src=", report), "no external scripts: the report must open offline"
     assert "plotly.js v" in report, "plotly.js is embedded in the file"
-    assert "Wilcoxon signed-rank test" in report
+    assert "Wilcoxon signed-rank test" in report and "pairs not independent" in report
+    assert "both, pooled (secondary)" in report
 
 
 def test_filters_narrow_the_answers(two_experts: StudyData) -> None:
     stats = compute(two_experts, Filters(experts=("Dr. Expert 1",), classes=("covid",), cam_types=("test",)))
     result = statistics_json(stats)
-    assert result["study"]["n_answers"] == 2 and result["study"]["classes"] == ["covid"]
+    assert result["study"]["n_first_reads"] == 2 and result["study"]["classes"] == ["covid"]
     assert [s["cam_type"] for s in result["scores"]["overall"]] == ["test"]
-    assert result["wilcoxon"]["pooled"]["n_pairs"] == 2  # paired tests always compare both CAM types
+    assert result["wilcoxon"]["per_video"]["n_pairs"] == 2  # paired tests always compare both CAM types
+    agreement = result["agreement"]
+    assert [a["cam_type"] for a in agreement["within_cam_type"]["krippendorff_alpha"]] == ["test"]
+    assert agreement["pooled_over_cam_types"] == {"pairwise_kappa": [], "krippendorff_alpha": []}
     assert set(result["locations"]) == {"test"}
     assert "Only one expert answered" in " ".join(result["messages"])
 
@@ -120,8 +137,9 @@ def test_degenerate_single_expert_study_gives_messages_not_nan(engine: Engine) -
     assert result["messages"] == [
         "Only one expert answered: there is no agreement between experts to compute."
     ]
-    assert result["agreement"]["krippendorff_alpha"]["alpha"] is None
-    assert "fewer than two experts" in result["agreement"]["pairwise_kappa"][0]["message"]
+    within = result["agreement"]["within_cam_type"]
+    assert [a["alpha"] for a in within["krippendorff_alpha"]] == [None, None]
+    assert "fewer than two experts" in within["pairwise_kappa"][0]["message"]
     assert result["disagreement"]["message"] == "no video was read by two or more experts"
     nobody = [h for h in result["highlights"] if h["pattern"] == "consolidation" and h["label"] is None]
     assert nobody[0]["message"] == "the reference expert saw Consolidation in no video"
@@ -134,7 +152,8 @@ def test_all_differences_zero_and_a_class_without_videos(engine: Engine) -> None
     stats = compute(StudyData(**{**data.__dict__, "frame": flat}))
     result = statistics_json(stats)
     assert (
-        result["wilcoxon"]["pooled"]["message"] == "all differences are zero: the Wilcoxon test is undefined"
+        result["wilcoxon"]["per_video"]["message"]
+        == "all differences are zero: the Wilcoxon test is undefined"
     )
     healthy = [row for row in result["scores"]["by_class"] if row["label"] == "healthy"]
     assert healthy[0]["message"] == "no videos of class healthy" and healthy[0]["test_mean"] is None
@@ -214,7 +233,27 @@ def test_hidden_re_reads_give_intra_rater_kappa_and_never_count_twice(engine: En
     rereads = data.frame[data.frame["is_reread"]]
     assert rereads["study_item_id"].nunique() == 3
     result = statistics_json(compute(data))
-    assert result["study"]["n_answers"] == 9
+    assert (result["study"]["n_first_reads"], result["study"]["n_rereads"]) == (6, 3)
     assert [s["n"] for s in result["scores"]["overall"]] == [6, 6]  # first readings only
-    [kappa] = result["reader"]["intra_rater_kappa"]
+    intra = result["reader"]["intra_rater_kappa"]
+    [kappa] = intra["pooled_over_cam_types"]
     assert (kappa["rater_a"], kappa["n_units"], kappa["kappa"]) == ("Dr. Expert 0", 6, 1.0)
+    # Within a CAM type the expert gave one score throughout (train 1, test 2): kappa is undefined.
+    assert [(k["cam_type"], k["n_units"], k["kappa"]) for k in intra["within_cam_type"]] == [
+        ("train", 3, None),
+        ("test", 3, None),
+    ]
+
+
+def test_sections_show_primary_rows_first_and_label_the_secondary_ones(two_experts: StudyData) -> None:
+    sections = {s.title: dict(s.tables) for s in report_sections(compute(two_experts))}
+    wilcoxon = sections["Train- versus test-CAM"]["Wilcoxon signed-rank test (first row primary)"]
+    assert list(wilcoxon["scope"]) == [
+        "per video (mean over experts)",
+        "Dr. Expert 0",
+        "Dr. Expert 1",
+        "all (expert, video) pairs pooled: pairs not independent",
+    ]
+    assert {"n nonzero", "r plus", "min rank sum", "alternative", "method"} <= set(wilcoxon.columns)
+    alpha = sections["Agreement between experts"]["Krippendorff's alpha"]
+    assert list(alpha["cam type"]) == ["train-CAM", "test-CAM", "both, pooled (secondary)"]

@@ -11,13 +11,16 @@ from scipy import stats
 
 from reviewer.stats_data import unblind
 from reviewer.stats_scores import (
+    POOLED,
     class_table,
     rank_biserial,
     score_pairs,
     signed_rank_sums,
     summarize_scores,
+    video_differences,
     wilcoxon_by_expert,
-    wilcoxon_scores,
+    wilcoxon_by_video,
+    wilcoxon_pooled,
     wilcoxon_test,
 )
 from tests.code.stock_study import answer
@@ -104,10 +107,10 @@ def test_rank_biserial_matches_scipys_one_sided_statistic() -> None:
 def test_wilcoxon_exact_by_hand() -> None:
     # Five positive differences: P(R+ = 15) = 1/32 under H0, two-sided p = 2/32.
     result = wilcoxon_test([1, 2, 3, 4, 5, 0, 0])
-    assert (result.n_pairs, result.n_nonzero, result.statistic) == (7, 5, 0.0)
+    assert (result.n_pairs, result.n_nonzero, result.min_rank_sum, result.r_plus) == (7, 5, 0.0, 15.0)
     assert result.p_value == pytest.approx(0.0625)
     assert (result.rank_biserial, result.zero_method, result.message) == (1.0, "wilcox", None)
-    assert result.method == "exact (all sign flips)"
+    assert (result.method, result.alternative) == ("exact (all sign flips)", "two-sided")
 
 
 @pytest.mark.parametrize("size", [9, 60])
@@ -118,10 +121,12 @@ def test_wilcoxon_matches_scipy_on_the_same_numbers(size: int) -> None:
     method = stats.PermutationMethod() if nonzero.size <= 13 else "asymptotic"
     direct = stats.wilcoxon(nonzero, method=method)
     assert result.n_nonzero == nonzero.size
-    assert result.statistic == pytest.approx(direct.statistic)
+    assert result.min_rank_sum == pytest.approx(direct.statistic)
     assert result.p_value == pytest.approx(direct.pvalue)
     default = stats.wilcoxon(differences, zero_method="wilcox")
-    assert result.statistic == pytest.approx(default.statistic)
+    assert result.min_rank_sum == pytest.approx(default.statistic)
+    greater = stats.wilcoxon(nonzero, alternative="greater", method="asymptotic")
+    assert result.r_plus == pytest.approx(greater.statistic)  # R+, the one-sided statistic
 
 
 @pytest.mark.parametrize(
@@ -131,14 +136,15 @@ def test_wilcoxon_matches_scipy_on_the_same_numbers(size: int) -> None:
 def test_wilcoxon_degenerate(differences: list[int], message: str) -> None:
     result = wilcoxon_test(differences)
     assert result.message is not None and result.message.startswith(message)
-    assert (result.statistic, result.p_value, result.rank_biserial) == (None, None, None)
+    assert (result.min_rank_sum, result.r_plus, result.p_value, result.rank_biserial) == (None,) * 4
 
 
 def test_wilcoxon_pooled_and_per_expert_pair_by_video_and_expert() -> None:
-    pooled = wilcoxon_scores(small_study())
+    pooled = wilcoxon_pooled(small_study())
     # test - train of first reads: -2, -2, 3 (E1) and 1, 3 (E2); the re-read is left out.
     direct = stats.wilcoxon([-2, -2, 3, 1, 3], method=stats.PermutationMethod())
-    assert (pooled.scope, pooled.n_pairs, pooled.p_value) == ("all experts", 5, pytest.approx(direct.pvalue))
+    assert (pooled.scope, pooled.n_pairs, pooled.p_value) == (POOLED, 5, pytest.approx(direct.pvalue))
+    assert pooled.scope.endswith("pairs not independent")
     e1, e2 = wilcoxon_by_expert(small_study())
     assert (e1.scope, e1.n_pairs, e2.scope, e2.n_pairs) == ("E1", 3, "E2", 2)
     assert e2.rank_biserial == 1.0 and e1.rank_biserial == pytest.approx((3 - 3) / 6)
@@ -146,7 +152,7 @@ def test_wilcoxon_pooled_and_per_expert_pair_by_video_and_expert() -> None:
 
 def test_wilcoxon_when_every_expert_scored_both_cams_equally() -> None:
     flat = unblind([answer(1, 10, train=1, test=1), answer(2, 11, train=-2, test=-2)])
-    assert wilcoxon_scores(flat).message == "all differences are zero: the Wilcoxon test is undefined"
+    assert wilcoxon_by_video(flat).message == "all differences are zero: the Wilcoxon test is undefined"
 
 
 def test_score_pairs_put_train_and_test_side_by_side() -> None:
@@ -159,8 +165,51 @@ def test_score_pairs_put_train_and_test_side_by_side() -> None:
 
 def test_wilcoxon_with_one_non_zero_pair_is_defined_but_powerless() -> None:
     result = wilcoxon_test([0, 2, 0])
-    assert (result.n_pairs, result.n_nonzero, result.statistic, result.p_value) == (3, 1, 0.0, 1.0)
+    assert (result.n_pairs, result.n_nonzero, result.min_rank_sum, result.p_value) == (3, 1, 0.0, 1.0)
+    assert result.r_plus == 1.0
     assert result.rank_biserial == 1.0
     assert result.message == "one non-zero pair only: the test cannot detect anything"
     # Cross-check: the exact two-sided p-value of two non-zero pairs of one sign is 2 * 1/4.
     assert wilcoxon_test([2, 1]).p_value == pytest.approx(0.5)
+
+
+def two_experts_on_nine_videos() -> pd.DataFrame:
+    """Both experts score every test-CAM above its train-CAM, by 1..3 points: 18 pairs, 9 videos."""
+    return unblind(
+        [
+            answer(2 * video + expert, video, expert, train=-1, test=(video + expert) % 3)
+            for video in range(9)
+            for expert in (1, 2)
+        ]
+    )
+
+
+def test_wilcoxon_per_video_tests_one_mean_per_video() -> None:
+    frame = two_experts_on_nine_videos()
+    means = video_differences(frame)
+    assert list(means.index) == list(range(9)) and len(means) == 9
+    assert means.iloc[0] == 2.5  # video 0: E1 scores 1 - (-1) = 2, E2 2 - (-1) = 3
+    primary = wilcoxon_by_video(frame)
+    exact = stats.wilcoxon(means.to_numpy(), method="exact")
+    assert (primary.n_pairs, primary.n_nonzero, primary.p_value) == (9, 9, pytest.approx(exact.pvalue))
+    assert primary.p_value == pytest.approx(2 / 2**9)  # all nine videos favour the test-CAM
+    pooled = wilcoxon_pooled(frame)
+    assert pooled.n_pairs == 18 and pooled.p_value is not None
+    assert pooled.p_value < primary.p_value / 10  # pseudo-replication: 18 "independent" pairs
+
+
+def test_wilcoxon_per_video_averages_the_experts_who_read_the_video() -> None:
+    # Video 10: E1 +2, E2 -1 -> +0.5; video 11: E1 only, -2; video 12: E1 +3, E2 +3 -> +3.
+    frame = unblind(
+        [
+            answer(1, 10, 1, train=0, test=2),
+            answer(2, 10, 2, train=1, test=0),
+            answer(3, 11, 1, train=2, test=0),
+            answer(4, 12, 1, train=0, test=3),
+            answer(5, 12, 2, train=-1, test=2),
+            answer(6, 10, 2, train=-3, test=3, reread_of=2),
+        ]
+    )
+    assert video_differences(frame).to_dict() == {10: 0.5, 11: -2.0, 12: 3.0}
+    result = wilcoxon_by_video(frame)
+    assert (result.r_plus, result.min_rank_sum) == (1 + 3, 2.0)
