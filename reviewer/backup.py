@@ -16,7 +16,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,10 +53,11 @@ class Backup:
 def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: datetime | None = None) -> Backup:
     """Back up the configured database (and with ``with_files`` the stored files) into ``dest``.
 
-    The database is copied before the files: every file a copied row refers to was committed before
-    the copy began, and stored files are only ever deleted when their transaction rolls back, so the
-    archive holds every file the snapshot needs. The audit row is written last, in its own short
-    transaction, so it records only a backup that exists.
+    The files are archived around the database copy, in two passes: every stored file before it (a file
+    replaced later, such as a remade CAM asset, is still in the archive for the rows that name it) and
+    then the files that appeared while it ran, so the archive holds every file the snapshot refers to.
+    Nothing is published until every part is complete, and the audit row is written last, in its own
+    short transaction, so it records only a backup that exists.
 
     Args:
         settings: Where the database and the home folder are.
@@ -77,15 +78,20 @@ def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: dateti
     for name in (db_name, tar_name) if with_files else (db_name,):
         if (folder / name).exists():
             raise BackupError(f"{folder / name} exists already; nothing was overwritten")
-    with _atomic(folder, db_name) as temporary:
-        revision = (
-            _dump_postgres(pg_dump, url, temporary) if pg_dump else _copy_sqlite(settings, url, temporary)
-        )
+    with ExitStack() as parts:  # published in reverse order once all are complete; none if one fails
+        tar = parts.enter_context(_atomic(folder, tar_name)) if with_files else None
+        database = parts.enter_context(_atomic(folder, db_name))
+        archived = _archive_files(settings, tar, {}) if tar else {}
+        if pg_dump:
+            revision = _dump_postgres(pg_dump, url, database)
+        else:
+            revision = _copy_sqlite(settings, url, database)
+        if tar:
+            archived = _archive_files(settings, tar, archived)
     backup = Backup(database=folder / db_name, bytes=(folder / db_name).stat().st_size, revision=revision)
-    if with_files:
-        with _atomic(folder, tar_name) as temporary:
-            count, size = _archive_files(settings, temporary)
-        backup = replace(backup, files=folder / tar_name, file_count=count, file_bytes=size)
+    if tar:
+        size = sum(archived.values())
+        backup = replace(backup, files=folder / tar_name, file_count=len(archived), file_bytes=size)
     _record(settings, backup)
     return backup
 
@@ -189,19 +195,14 @@ def _pg_dump() -> str:
 def _dump_postgres(pg_dump: str, url: URL, target: Path) -> str:
     """Dump the database in pg_dump's custom format into ``target``; returns its Alembic revision.
 
-    The connection details go to pg_dump through its ``PG*`` environment variables, so the password
-    never appears on a command line that other users of the machine can list.
+    pg_dump gets the app's own URL as its connection string (with every libpq parameter in its query,
+    such as a socket ``host`` or ``sslrootcert``, so it dumps the database the app uses), minus the
+    password: that goes through ``PGPASSWORD``, never onto a command line that other users can list.
     """
-    parts = {
-        "PGHOST": url.host,
-        "PGPORT": str(url.port) if url.port else None,
-        "PGUSER": url.username,
-        "PGPASSWORD": url.password,
-        "PGDATABASE": url.database,
-        "PGSSLMODE": url.query.get("sslmode"),
-    }
-    env = {**os.environ, **{key: str(value) for key, value in parts.items() if value}}
-    command = [pg_dump, "--format=custom", "--no-password", f"--file={target}"]
+    plain = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
+    conninfo = plain.render_as_string(hide_password=False)
+    env = {**os.environ, **({"PGPASSWORD": str(url.password)} if url.password else {})}
+    command = [pg_dump, "--format=custom", "--no-password", f"--file={target}", f"--dbname={conninfo}"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BackupError(f"pg_dump failed: {done.stderr.strip() or f'exit status {done.returncode}'}")
@@ -228,22 +229,25 @@ def _stored_files(settings: Settings) -> Iterator[Path]:
                 yield path
 
 
-def _archive_files(settings: Settings, target: Path) -> tuple[int, int]:
-    """Write the stored files into a tar at ``target``, named relative to home; returns count and bytes.
+def _archive_files(settings: Settings, target: Path, archived: dict[Path, int]) -> dict[Path, int]:
+    """Add the stored files not yet ``archived`` to the tar at ``target`` (named relative to home).
 
-    A file that vanishes during the walk belonged to work that rolled back and is skipped.
+    Returns every archived file with its size. A file that vanishes during the walk belonged to work
+    that rolled back or was replaced, and is skipped.
     """
-    count = size = 0
-    with tarfile.open(target, "w") as archive:
+    added = dict(archived)
+    with tarfile.open(target, "a" if archived else "w") as archive:
         for path in _stored_files(settings):
+            if path in added:
+                continue
             try:
                 info = archive.gettarinfo(path, arcname=path.relative_to(settings.home).as_posix())
                 with path.open("rb") as stream:
                     archive.addfile(info, stream)
             except FileNotFoundError:
                 continue
-            count, size = count + 1, size + info.size
-    return count, size
+            added[path] = info.size
+    return added
 
 
 def _record(settings: Settings, backup: Backup) -> None:

@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from db.models import AuditLog
 from db.session import make_engine, read_scope, session_scope, upgrade
+from reviewer import backup as backup_module
 from reviewer.audit import record
 from reviewer.backup import BACKUP_ACTION, BackupError, make_backup
 from reviewer.cli import main
@@ -177,6 +178,31 @@ def test_with_files_archives_the_stored_files_without_caches(
     assert made["files"] == result["files"] and made["file_count"] == len(stored)
 
 
+def test_files_replaced_or_added_during_the_copy_are_both_archived(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = settings.home
+    old, new = home / "assets/ab/old.npz", home / "assets/cd/new.npz"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"the asset the snapshot's rows name")
+    copy = backup_module._copy_sqlite
+
+    def remade_meanwhile(*args: object) -> str:
+        revision = copy(*args)  # type: ignore[arg-type]
+        old.unlink()  # CAM assets remade after the snapshot: the old file goes, a new one comes
+        new.parent.mkdir(parents=True)
+        new.write_bytes(b"its replacement")
+        return revision
+
+    monkeypatch.setattr(backup_module, "_copy_sqlite", remade_meanwhile)
+    made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
+    assert made.files is not None
+    with tarfile.open(made.files) as archive:
+        names = set(archive.getnames())
+    assert {"assets/ab/old.npz", "assets/cd/new.npz"} <= names
+    assert made.file_count == len(names)
+
+
 def test_postgres_without_pg_dump_is_a_clear_error(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -238,8 +264,22 @@ def test_pg_dump_gets_the_password_by_environment_only(
     )
     spy.chmod(0o755)
     monkeypatch.setenv("PATH", str(tools))
-    url = make_url(str(postgres.db_url))
-    make_backup(settings=postgres, dest=tmp_path / "backups", with_files=False)
-    arguments = (tools / "pg_dump.args").read_text()
-    assert str(url.password) not in arguments and "--format=custom" in arguments
-    assert (tools / "pg_dump.env").read_text().split() == [url.password, url.username, url.database]
+    url = make_url(str(postgres.db_url)).update_query_dict({"connect_timeout": "7"})
+    monkeypatch.delenv("PGUSER", raising=False)
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    make_backup(
+        settings=postgres.model_copy(update={"db_url": url.render_as_string(hide_password=False)}),
+        dest=tmp_path / "backups",
+        with_files=False,
+    )
+    arguments = (tools / "pg_dump.args").read_text().split()
+    assert str(url.password) not in " ".join(arguments) and "--format=custom" in arguments
+    dbname = make_url(next(a.removeprefix("--dbname=") for a in arguments if a.startswith("--dbname=")))
+    assert (dbname.username, dbname.host, dbname.port, dbname.database) == (
+        url.username,
+        url.host,
+        url.port,
+        url.database,
+    )
+    assert dbname.password is None and dbname.query == {"connect_timeout": "7"}  # the app's database exactly
+    assert (tools / "pg_dump.env").read_text().split() == [url.password]
