@@ -172,7 +172,8 @@ try:
 except ScreeningError as exc:
     st.error(str(exc), icon=":material/error:")
     screened = None
-if st.session_state.pop(CANCELLED_KEY, False):
+if st.session_state.pop(CANCELLED_KEY, False):  # a click as the screening ended cancels its result too
+    st.session_state.pop(RESULT_KEY, None)
     st.info("Screening cancelled.", icon=":material/cancel:")
 if screened is not None:
     st.session_state[RESULT_KEY] = screened

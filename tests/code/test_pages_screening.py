@@ -70,6 +70,9 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
     overlays = list((live_home.home / "screening").glob("*.mp4"))
     assert len(overlays) == 1 and overlays[0].stat().st_size > 0
     assert not at.get("progress")  # the bar is gone once the result is shown
+    at.session_state["screen_cancelled"] = True  # Cancel clicked just as that screening ended
+    at.run()
+    assert [i.value for i in at.info] == ["Screening cancelled."] and not at.metric
 
     at.file_uploader(key="screen_upload").set_value(
         ("scan.mp4", b"plain text, not a video", "video/mp4")
