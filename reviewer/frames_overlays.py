@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 import cv2
 import numpy as np
@@ -24,7 +25,7 @@ _GLYPH_SHARE = 0.1  # marks wider or taller than this share of the crop are anat
 _EDGE_STEPS = 2  # pixels by which glyph cores grow over their fainter anti-aliased edges
 _CHROMA = 60  # max - min of R, G, B above which a pixel is coloured (B-mode tints stay below ~35)
 _POINTER_SHARE = 0.005  # moving coloured pixels covering more of the centre than this drop the frame
-_INPAINT_RADIUS = 3  # pixels of neighbourhood Navier-Stokes inpainting draws from (at frame_size)
+_INPAINT_RADIUS = 3  # pixels of neighbourhood Navier-Stokes inpainting draws from (at the output size)
 
 
 @dataclass(frozen=True)
@@ -48,23 +49,30 @@ def clean_frames(frames: Sequence[Rgb], crop: Crop, size: int, *, remove_overlay
         resized = tuple(apply_crop_and_resize(f, crop, size) for f in frames)
         return CleanFrames(frames=resized, masks=None, kept=tuple(range(len(frames))))
     patches = [f[crop.y : crop.y + crop.h, crop.x : crop.x + crop.w] for f in frames]
-    coloured = np.stack([_coloured(patch) for patch in patches])
-    fixed = _still_overlays(patches) | coloured.all(axis=0)
+    fixed = fixed_overlays(patches)
     out: list[Rgb] = []
     masks: list[Mask] = []
     kept: list[int] = []
     whole = Crop(0, 0, crop.w, crop.h)
     for position, patch in enumerate(patches):
-        if _covers_centre(coloured[position] & ~fixed):
+        colour = coloured(patch)
+        if covers_centre(colour & ~fixed):
             continue
-        mask = _resize_mask(coloured[position] | fixed, size)
-        inpainted = cv2.inpaint(
-            apply_crop_and_resize(patch, whole, size), mask.astype(np.uint8), _INPAINT_RADIUS, cv2.INPAINT_NS
-        )
-        out.append(np.asarray(inpainted, dtype=np.uint8))
+        mask = resize_mask(colour | fixed, (size, size))
+        out.append(inpaint(apply_crop_and_resize(patch, whole, size), mask))
         masks.append(mask)
         kept.append(position)
     return CleanFrames(frames=tuple(out), masks=tuple(masks), kept=tuple(kept))
+
+
+def fixed_overlays(patches: Sequence[Rgb]) -> Mask:
+    """Overlays that stay put over the clip (still near-white glyphs, marks coloured in every frame).
+
+    Found at the crop's full resolution: shrunk first, thin strokes blur below the near-white
+    threshold and would be left in place. Anything that only shows in some frames is not here.
+    """
+    always = reduce(np.logical_and, (coloured(patch) for patch in patches))
+    return np.asarray(_still_overlays(patches) | always)
 
 
 def _still_overlays(patches: Sequence[Rgb]) -> Mask:
@@ -95,18 +103,27 @@ def _still_overlays(patches: Sequence[Rgb]) -> Mask:
     return np.asarray(mask > 0)
 
 
-def _coloured(patch: Rgb) -> Mask:
+def coloured(patch: Rgb) -> Mask:
     """Pixels clearly off the grey axis; B-mode ultrasound is grey or only faintly tinted."""
     return np.asarray(channels(np.maximum, patch) - channels(np.minimum, patch) > _CHROMA)
 
 
-def _resize_mask(mask: Mask, size: int) -> Mask:
-    """Any pixel touched by an overlay, plus a one-pixel margin for anti-aliased and blurred edges."""
-    touched = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) > 0
+def resize_mask(mask: Mask, size: tuple[int, int]) -> Mask:
+    """The mask at ``(width, height)``: any pixel an overlay touched, plus a one-pixel margin.
+
+    The margin covers anti-aliased and blurred edges, which the shrunk frame mixes into neighbours.
+    """
+    touched = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
     return np.asarray(cv2.dilate(touched.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
 
 
-def _covers_centre(moving: Mask) -> bool:
+def inpaint(frame: Rgb, mask: Mask) -> Rgb:
+    """Fill the masked pixels from their surroundings (Navier-Stokes, as COVIDx-US does)."""
+    filled = cv2.inpaint(frame, mask.astype(np.uint8), _INPAINT_RADIUS, cv2.INPAINT_NS)
+    return np.asarray(filled, dtype=np.uint8)
+
+
+def covers_centre(moving: Mask) -> bool:
     """True when a moving overlay covers too much of the central half of the frame (the lung)."""
     h, w = moving.shape
     centre = moving[h // 4 : h - h // 4, w // 4 : w - w // 4]

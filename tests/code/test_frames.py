@@ -8,7 +8,7 @@ import pytest
 
 from reviewer.frames import Crop, CropError, apply_crop_and_resize
 from reviewer.frames_crop import suggest_crop
-from reviewer.frames_overlays import clean_frames
+from reviewer.frames_overlays import clean_frames, resize_mask
 from reviewer.vocab import Probe
 
 HEIGHT, WIDTH = 240, 320
@@ -150,6 +150,14 @@ def test_overlay_removal_can_be_switched_off() -> None:
     cleaned = clean_frames(frames, Crop(*FAN), 224, remove_overlays=False)
     assert cleaned.masks is None and cleaned.kept == tuple(range(len(frames)))
     assert np.array_equal(cleaned.frames[0], apply_crop_and_resize(frames[0], Crop(*FAN), 224))
+
+
+def test_a_one_pixel_mark_survives_shrinking_a_mask_to_a_width_and_height() -> None:
+    mask = np.zeros((100, 400), bool)
+    mask[50, 201] = True  # a one-pixel stroke, which averaging would thin below any threshold
+    small = resize_mask(mask, (100, 25))
+    assert small.shape == (25, 100)
+    assert small[11:14, 49:52].all() and small.sum() == 9  # the pixel it falls in and the margin around
 
 
 def test_apply_crop_and_resize_gives_square_rgb_uint8() -> None:
