@@ -39,7 +39,9 @@ def test_crop_and_regions_are_drawn_on_the_canvas(served_app: str, engine: Engin
         page.locator('input[type="file"]').set_input_files(str(clip))
         caption = page.get_by_text(re.compile(r"Crop: x \d+, y \d+"))
         sync_api.expect(caption).to_contain_text("Crop: x 18, y 11, 238 × 238 px of 256 × 256")
-        page.get_by_role("button", name="Edit").first.click()
+        edit = page.get_by_role("button", name="Edit").first
+        edit.click()
+        sync_api.expect(edit).to_have_attribute("aria-pressed", "true")  # a drag before this draws instead
         box = page.locator("[class*=st-key-annot_file_][class*=_canvas_convex]").bounding_box()
         page.mouse.move(box["x"] + 260, box["y"] + 300)
         page.mouse.down()
