@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,8 @@ def test_regions_are_stored_as_geometry_and_pixel_exact_masks(
     assert list(masks) == [1] and np.array_equal(masks[1], expected)
 
 
-def test_cam_peaks_are_counted_inside_the_drawn_regions(
-    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
-) -> None:
-    draw(engine, settings, video_id, people["ann"], [(Shape.RECT, {"x": 0, "y": 0, "w": 8, "h": 8})])
+def stored_asset(engine: Engine, video_id: int, peaks: list[list[int]]) -> int:
+    """A CAM asset row of a finished run with the given per-frame peaks (no files needed here)."""
     with session_scope(engine) as session:
         run = ModelRun(status="done")
         session.add(run)
@@ -90,14 +89,21 @@ def test_cam_peaks_are_counted_inside_the_drawn_regions(
             video_id=video_id,
             kind="train",
             target_class="covid",
-            token="t" * 32,
+            token=secrets.token_hex(16),
             raw_path="assets/x.npz",
             overlay_path="assets/x.mp4",
-            peaks=[[3, 5], [50, 50]],
+            peaks=peaks,
         )
         session.add(asset)
         session.flush()
-        asset_id = int(asset.id or 0)
+        return int(asset.id or 0)
+
+
+def test_cam_peaks_are_counted_inside_the_drawn_regions(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    draw(engine, settings, video_id, people["ann"], [(Shape.RECT, {"x": 0, "y": 0, "w": 8, "h": 8})])
+    asset_id = stored_asset(engine, video_id, [[3, 5], [50, 50]])
     with Session(engine) as session:
         assert cam_peak_hits(session=session, settings=settings, asset_id=asset_id) == PeakHits(1, 1)
         assert cam_peak_hits(
@@ -111,23 +117,8 @@ def test_frames_whose_cam_has_no_peak_are_not_counted_as_hits_or_misses(
     for frame in (0, 1):
         rect = {"x": 0, "y": 0, "w": 8, "h": 8}
         draw(engine, settings, video_id, people["ann"], [(Shape.RECT, rect)], frame=frame)
-    with session_scope(engine) as session:
-        run = ModelRun(status="done")
-        session.add(run)
-        session.flush()
-        asset = CamAsset(
-            run_id=int(run.id or 0),
-            video_id=video_id,
-            kind="test",
-            target_class="covid",
-            token="n" * 32,
-            raw_path="assets/n.npz",
-            overlay_path="assets/n.mp4",
-            peaks=[[], [50, 50]],  # frame 0: no positive evidence, no made-up (0, 0) inside the region
-        )
-        session.add(asset)
-        session.flush()
-        asset_id = int(asset.id or 0)
+    # frame 0: no positive evidence, so no made-up (0, 0) inside the region
+    asset_id = stored_asset(engine, video_id, [[], [50, 50]])
     with Session(engine) as session:
         hits = cam_peak_hits(session=session, settings=settings, asset_id=asset_id)
     assert (hits, hits.share) == (PeakHits(hits=0, frames=1, no_peak=1), 0.0)
