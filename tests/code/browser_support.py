@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
 APP = Path(__file__).resolve().parents[2] / "pages" / "app.py"
 START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
+IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 MARKS = [
     pytest.mark.browser,
@@ -121,10 +122,23 @@ def chromium_page() -> Iterator[Any]:
 
 
 def sign_in(page: Any, username: str, password: str) -> None:
-    """Fill the sign-in form of a freshly opened app and submit it."""
+    """Fill the sign-in form of a freshly opened app, submit it and wait for the first page to settle.
+
+    A file chosen while the signed-in page is still being built can land on an uploader that is
+    replaced a moment later (seen once in CI under load), so nothing is touched before the run ends.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    wait_idle(page)
+
+
+def wait_idle(page: Any) -> None:
+    """Wait until the app's script run has ended (Streamlit marks its root with the run state)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    sync_api.expect(page.locator(IDLE_APP)).to_have_count(1)
 
 
 def wait_painted(page: Any, canvas: Any, points: list[tuple[float, float]], *, painted: bool = True) -> None:

@@ -20,7 +20,7 @@ from reviewer.training import train_model
 from reviewer.users import create_user
 from reviewer.vocab import LusClass, Role
 from seed_data.phantom import render_phantom, write_video
-from tests.code.browser_support import MARKS, chromium_page, serve, sign_in
+from tests.code.browser_support import MARKS, chromium_page, serve, sign_in, wait_idle
 from tests.code.stock import PASSWORD
 from tests.code.test_pages_screening import CONFIG, TIMEOUT_S
 
@@ -52,6 +52,8 @@ def test_cancel_ends_a_screening_without_a_result(served: str, settings: Setting
         page.goto(served)
         sign_in(page, USERNAME, PASSWORD)
         page.get_by_role("link", name="Screening").click()
+        expect(page.get_by_role("heading", name="Screening")).to_be_visible()
+        wait_idle(page)
         page.locator('input[type="file"]').set_input_files(str(clip))
         screen = page.get_by_role("button", name="Screen", exact=True)
         cancel = page.get_by_role("button", name="Cancel")
