@@ -116,11 +116,11 @@ def preference_figure(
     shares = [f"{count / result.n_answers:.0%}" for count in counts.values()]
     figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=shares, marker_color=colors))
     test = (
-        ("sign test over videos", per_video.p_value)
+        (f"sign test over {per_video.n_videos} videos, tied videos excluded", per_video.p_value)
         if per_video is not None
-        else (f"binomial test, {result.scope}", result.p_value)
+        else (f"binomial test, {result.scope}, equal answers excluded", result.p_value)
     )
-    tested = "" if test[1] is None else f" ({test[0]}, equal excluded: p = {test[1]:.3g})"
+    tested = "" if test[1] is None else f" ({test[0]}: p = {test[1]:.3g})"
     figure.update_layout(title=f"Preferred CAM{tested}", yaxis_title="answers")
     return figure
 

@@ -111,7 +111,8 @@ def _tests(stats: StudyStatistics) -> Section:
 def agreement_table(results: Sequence[Any]) -> pd.DataFrame:
     """Agreement rows within each CAM type, the pooled rows last and named as the secondary numbers."""
     frame = table(results)
-    frame["cam type"] = frame["cam type"].replace({POOLED: POOLED_NAME})
+    if "cam type" in frame.columns:  # no rows at all when a filter leaves no answers
+        frame["cam type"] = frame["cam type"].replace({POOLED: POOLED_NAME})
     return frame
 
 

@@ -257,3 +257,14 @@ def test_sections_show_primary_rows_first_and_label_the_secondary_ones(two_exper
     assert {"n nonzero", "r plus", "min rank sum", "alternative", "method"} <= set(wilcoxon.columns)
     alpha = sections["Agreement between experts"]["Krippendorff's alpha"]
     assert list(alpha["cam type"]) == ["train-CAM", "test-CAM", "both, pooled (secondary)"]
+
+
+def test_a_filter_that_leaves_no_answers_reports_it_in_every_output(engine: Engine) -> None:
+    data = load(engine, answered_study(engine, n_videos=2, experts=2))  # covid and pneumonia only
+    stats = compute(data, Filters(classes=("healthy",)))
+    sections = {s.title: dict(s.tables) for s in report_sections(stats)}
+    assert sections["Reader behaviour"]["Re-read agreement per expert"].empty
+    kappa = sections["Agreement between experts"]["Cohen's kappa per pair"]
+    assert set(kappa["note"]) == {"fewer than two experts: no agreement between experts"}
+    assert "NaN" not in statistics_text(stats) and "<html" in html_report(stats)
+    assert statistics_json(stats)["study"]["n_first_reads"] == 0
