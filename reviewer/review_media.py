@@ -26,7 +26,7 @@ from db.models import Frame, Video
 from reviewer.frames import Crop
 from reviewer.review_clip_cache import cached_clip
 from reviewer.review_form import ReviewError, ReviewItem
-from reviewer.review_original import UndecodableOriginal, cleaned_original
+from reviewer.review_original import CLEANING_VERSION, UndecodableOriginal, cleaned_original
 from reviewer.settings import Settings
 from reviewer.storage import resolve
 
@@ -117,13 +117,14 @@ def _clip(settings: Settings, relative: str) -> Clip:
 
 
 def _original(settings: Settings, samples: VideoSamples) -> bytes | None:
-    """The cleaned original, named after the source bytes (their SHA-256), crop, samples and settings.
+    """The cleaned original, named after the cleaning, source bytes (SHA-256), crop, samples and settings.
 
     None when the original cannot be decoded: the panel then shows the sampled frames, with a note.
     """
     video, sources = samples.video, samples.sources
     crop = Crop(video.crop_x, video.crop_y, video.crop_w, video.crop_h)
-    parts = [video.checksum, repr(crop), repr(sources), str(video.overlay_removal)]
+    parts = [f"cleaning {CLEANING_VERSION}", video.checksum, repr(crop), repr(sources)]
+    parts.append(str(video.overlay_removal))
     parts += [str(settings.sample_hz), str(settings.review_original_max_side)]
     parts.append(str(settings.review_original_max_fps))
     key = hashlib.sha256("\n".join(["original", *parts]).encode("utf-8")).hexdigest()

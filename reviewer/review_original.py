@@ -29,6 +29,10 @@ from reviewer.frames import Crop, CropError, Mask, Rgb
 from reviewer.frames_overlays import coloured, covers_centre, fixed_overlays, inpaint, resize_mask
 from reviewer.settings import Settings
 
+CLEANING_VERSION = 2
+"""Bump whenever the cleaning changes what an expert sees: cached clips of older versions are then
+re-made, so a text that an earlier cleaning missed is never shown again from the cache."""
+
 
 class UndecodableOriginal(Exception):
     """The stored original cannot give the frames the ingest sampled; the panel shows the samples."""

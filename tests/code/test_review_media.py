@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from db.models import Frame, Video
 from db.session import session_scope
+from reviewer import review_media
 from reviewer.review import ReviewError, ReviewItem, review_item
 from reviewer.review_clip_cache import CLIP_CACHE
 from reviewer.review_media import PlayerMedia, player_media
@@ -80,6 +81,17 @@ def test_the_frames_clip_and_the_original_are_encoded_once_and_reused(
     assert (second.frames, second.original) == (first.frames, first.original)
     # read again, not encoded again and renamed over them
     assert {p.name: p.stat().st_ino for p in resolve(settings, CLIP_CACHE).iterdir()} == cached
+
+
+def test_a_new_cleaning_makes_the_original_again_instead_of_serving_the_cached_one(
+    engine: Engine, settings: Settings, world: ReviewWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    media_of(engine, settings, world)
+    before = {p.name for p in resolve(settings, CLIP_CACHE).iterdir()}
+    monkeypatch.setattr(review_media, "CLEANING_VERSION", review_media.CLEANING_VERSION + 1)
+    media_of(engine, settings, world)
+    added = {p.name for p in resolve(settings, CLIP_CACHE).iterdir()} - before
+    assert len(added) == 1  # the original again; the frames clip does not depend on the cleaning
 
 
 def test_an_original_that_cannot_be_decoded_is_shown_as_its_sampled_frames(
