@@ -195,8 +195,8 @@ def _status(loaded: Current) -> None:
         st.warning(f"Not saved: {problem}", icon=":material/warning:")
     if loaded.unfinished:
         st.info(
-            f"Not finished yet: please give the {', '.join(loaded.unfinished)}. "
-            "Your other answers are saved.",
+            f"Not finished yet: please give the {', '.join(loaded.unfinished)}."
+            + (" Your other answers are saved." if loaded.revision is not None else ""),
             icon=":material/pending:",
         )
     if loaded.saved_at is not None:

@@ -201,6 +201,7 @@ def finish() -> bool:
     missing = tuple(missing_fields(loaded.draft))
     if not missing:
         return save(complete=True)
-    if save(complete=False):
+    untouched = loaded.revision is None and loaded.draft == AnswerForm()  # no empty answer, as keep_time
+    if untouched or save(complete=False):
         loaded.unfinished = missing
     return False

@@ -166,6 +166,15 @@ def test_finishing_needs_the_required_fields_then_moves_on(engine: Engine, world
     assert at.button(key="review_pref_b").proto.type == "primary"
 
 
+def test_finishing_an_untouched_video_stores_no_empty_answer(engine: Engine, world: ReviewWorld) -> None:
+    expert = world.experts[1]
+    at = click(page(expert, study=world.study_id), "review_next")
+    assert [i.value for i in at.info] == [
+        "Not finished yet: please give the score A, score B, preferred heatmap, class guess."
+    ]
+    assert subheaders(at) == ["Pilot · video 1 of 4"] and not answers_of(engine, expert)
+
+
 def test_a_stale_revision_shows_a_message_and_overwrites_nothing(engine: Engine, world: ReviewWorld) -> None:
     expert = world.experts[0]
     save(engine, world, 0, FULL, expected=None)
