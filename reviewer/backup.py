@@ -13,7 +13,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from db.session import make_engine, read_scope, session_scope
 from reviewer.audit import record
+from reviewer.backup_files import archive_files
 from reviewer.settings import Settings
 
 BACKUP_ACTION = "backup.made"
@@ -53,11 +53,11 @@ class Backup:
 def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: datetime | None = None) -> Backup:
     """Back up the configured database (and with ``with_files`` the stored files) into ``dest``.
 
-    The files are archived around the database copy, in two passes: every stored file before it (a file
-    replaced later, such as a remade CAM asset, is still in the archive for the rows that name it) and
-    then the files that appeared while it ran, so the archive holds every file the snapshot refers to.
-    Nothing is published until every part is complete, and the audit row is written last, in its own
-    short transaction, so it records only a backup that exists.
+    The files are archived around the database copy, in two passes (:mod:`reviewer.backup_files`):
+    every stored file before it (a file deleted later, such as a replaced CAM asset, is still in the
+    archive for the rows that name it), then the files that appeared or were replaced while it ran.
+    Nothing is published until every part is complete, all parts or none, and the audit row is written
+    last, in its own short transaction, so it records only a backup that exists.
 
     Args:
         settings: Where the database and the home folder are.
@@ -78,19 +78,20 @@ def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: dateti
     for name in (db_name, tar_name) if with_files else (db_name,):
         if (folder / name).exists():
             raise BackupError(f"{folder / name} exists already; nothing was overwritten")
-    with ExitStack() as parts:  # published in reverse order once all are complete; none if one fails
-        tar = parts.enter_context(_atomic(folder, tar_name)) if with_files else None
-        database = parts.enter_context(_atomic(folder, db_name))
-        archived = _archive_files(settings, tar, {}) if tar else {}
+    with ExitStack() as parts:  # temporary files, removed when the block ends
+        tar = parts.enter_context(_partial(folder, tar_name)) if with_files else None
+        database = parts.enter_context(_partial(folder, db_name))
+        archived = archive_files(settings, tar, {}) if tar else {}
         if pg_dump:
             revision = _dump_postgres(pg_dump, url, database)
         else:
             revision = _copy_sqlite(settings, url, database)
         if tar:
-            archived = _archive_files(settings, tar, archived)
+            archived = archive_files(settings, tar, archived)
+        _publish(folder, {database: db_name, **({tar: tar_name} if tar else {})})
     backup = Backup(database=folder / db_name, bytes=(folder / db_name).stat().st_size, revision=revision)
     if tar:
-        size = sum(archived.values())
+        size = sum(version.size for version in archived.values())
         backup = replace(backup, files=folder / tar_name, file_count=len(archived), file_bytes=size)
     _record(settings, backup)
     return backup
@@ -113,30 +114,54 @@ def _destination(settings: Settings, dest: Path) -> Path:
 
 
 @contextmanager
-def _atomic(folder: Path, name: str) -> Iterator[Path]:
-    """A temporary file in ``folder`` that becomes ``name`` if the block succeeds, and vanishes if not.
+def _partial(folder: Path, name: str) -> Iterator[Path]:
+    """A hidden temporary file in ``folder`` for the part ``name``, removed when the block ends.
 
-    Publishing links the finished file under its name, which fails rather than replace a file that
-    appeared meanwhile; only where the file system has no hard links is it renamed after a last check.
+    Its SQLite sidecars go with it; a published part lives on under the name linked to it.
     """
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
     os.close(handle)
-    partial, target = Path(temporary), folder / name
+    partial = Path(temporary)
     try:
         yield partial
-        with partial.open("rb") as stream:
-            os.fsync(stream.fileno())  # whole on disk before it carries a backup's name
-        try:
-            os.link(partial, target)
-        except FileExistsError as exc:
-            raise BackupError(f"{target} exists already; nothing was overwritten") from exc
-        except OSError:
-            if target.exists():
-                raise BackupError(f"{target} exists already; nothing was overwritten") from None
-            os.rename(partial, target)
     finally:
         for path in (partial, *(Path(f"{partial}{suffix}") for suffix in _SIDECARS)):
             path.unlink(missing_ok=True)
+
+
+def _publish(folder: Path, parts: dict[Path, str]) -> None:
+    """Give every finished part its name, or none of them: a backup is published whole or not at all.
+
+    Each part is on disk (fsync) before any carries a name. A name is linked to its part, which fails
+    rather than replace a file that appeared meanwhile; only where the file system has no hard links is
+    the part renamed after a last check. If one part cannot be published, those already named are
+    removed again.
+    """
+    for partial in parts:
+        with partial.open("rb") as stream:
+            os.fsync(stream.fileno())
+    named: list[Path] = []
+    try:
+        for partial, name in parts.items():
+            target = folder / name
+            try:
+                os.link(partial, target)
+            except FileExistsError as exc:
+                raise BackupError(f"{target} exists already; nothing was overwritten") from exc
+            except OSError:
+                if target.exists():
+                    raise BackupError(f"{target} exists already; nothing was overwritten") from None
+                os.rename(partial, target)
+            named.append(target)
+    except BaseException:
+        for target in named:
+            target.unlink(missing_ok=True)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the names themselves survive a crash
+    finally:
+        os.close(directory)
 
 
 def _copy_sqlite(settings: Settings, url: URL, target: Path) -> str:
@@ -214,40 +239,6 @@ def _dump_postgres(pg_dump: str, url: URL, target: Path) -> str:
             return str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
     finally:
         engine.dispose()
-
-
-def _stored_files(settings: Settings) -> Iterator[Path]:
-    """The home's stored files, in a stable order: videos, frames, CAM assets and runs.
-
-    Left out: caches rebuilt on demand (review clips live outside these folders, the feature cache
-    inside ``runs``) and hidden files, which are files still being written.
-    """
-    cache = settings.feature_cache_dir
-    for folder in (settings.videos_dir, settings.frames_dir, settings.assets_dir, settings.runs_dir):
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.startswith(".") and not path.is_relative_to(cache):
-                yield path
-
-
-def _archive_files(settings: Settings, target: Path, archived: dict[Path, int]) -> dict[Path, int]:
-    """Add the stored files not yet ``archived`` to the tar at ``target`` (named relative to home).
-
-    Returns every archived file with its size. A file that vanishes during the walk belonged to work
-    that rolled back or was replaced, and is skipped.
-    """
-    added = dict(archived)
-    with tarfile.open(target, "a" if archived else "w") as archive:
-        for path in _stored_files(settings):
-            if path in added:
-                continue
-            try:
-                info = archive.gettarinfo(path, arcname=path.relative_to(settings.home).as_posix())
-                with path.open("rb") as stream:
-                    archive.addfile(info, stream)
-            except FileNotFoundError:
-                continue
-            added[path] = info.size
-    return added
 
 
 def _record(settings: Settings, backup: Backup) -> None:

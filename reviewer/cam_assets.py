@@ -22,7 +22,7 @@ from db.session import session_scope
 from reviewer.encode import write_h264
 from reviewer.features import FrameSet, load_frame_set, run_features
 from reviewer.settings import Settings
-from reviewer.storage import resolve
+from reviewer.storage import published, resolve
 from reviewer.training import TrainConfig, run_config, run_dir
 from reviewer.vocab import CamKind, RunStatus
 
@@ -188,9 +188,10 @@ def _video_assets(
         token = secrets.token_hex(16)
         raw = f"assets/{token[:2]}/{token}.npz"
         video = f"assets/{token[:2]}/{token}.mp4"
-        resolve(settings, raw).parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(resolve(settings, raw), cams=cam.astype(np.float16))
-        write_h264(overlay(frames.images[rows], full), SAMPLED_FPS, resolve(settings, video))
+        with published(resolve(settings, raw)) as partial:
+            np.savez_compressed(partial, cams=cam.astype(np.float16))
+        with published(resolve(settings, video)) as partial:
+            write_h264(overlay(frames.images[rows], full), SAMPLED_FPS, partial)
         assets.append(
             CamAsset(
                 run_id=int(run.id or 0),

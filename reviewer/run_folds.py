@@ -17,6 +17,7 @@ from reviewer.metrics import FoldPredictions, evaluate
 from reviewer.run_uncertainty import HeadPasses, score_cached
 from reviewer.settings import Settings
 from reviewer.stats_data import finite_or_none
+from reviewer.storage import published
 from reviewer.training import Progress, TrainConfig, run_dir
 from reviewer.training_plots import EpochLog, FoldTraining
 
@@ -122,5 +123,6 @@ def _fit_fold(
         seed=config.seed + fold,
         progress=fold_progress,
     )
-    save_head(head, run_dir(settings, run_id) / f"fold-{fold}.weights.h5")
+    with published(run_dir(settings, run_id) / f"fold-{fold}.weights.h5") as partial:
+        save_head(head, partial)
     return head, result

@@ -12,8 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
@@ -95,6 +98,25 @@ def write_file(*, session: Session, settings: Settings, relative: PurePosixPath,
         raise
     _remember(session, target, settings.home.resolve())
     return relative.as_posix()
+
+
+@contextmanager
+def published(target: Path) -> Iterator[Path]:
+    """A hidden path beside ``target``, ending in its name, that becomes ``target`` when the block succeeds.
+
+    For writers that want a file name rather than bytes (NumPy, Keras, the H.264 encoder): a reader,
+    the backup's walk above all, sees the whole file or none of it, since a hidden name marks a file
+    still being written. On failure the partial file is removed.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".part-{secrets.token_hex(8)}-{target.name}")
+    try:
+        yield temporary
+        with temporary.open("rb") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def write_png(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import tarfile
@@ -22,8 +23,10 @@ from db.session import make_engine, read_scope, session_scope, upgrade
 from reviewer import backup as backup_module
 from reviewer.audit import record
 from reviewer.backup import BACKUP_ACTION, BackupError, make_backup
+from reviewer.backup_files import stored_files
 from reviewer.cli import main
 from reviewer.settings import Settings, load_settings
+from reviewer.storage import published
 from tests.code.stock import stock_home
 from tests.code.stock_stats import answered_study
 from tests.conftest import _postgres_database
@@ -283,3 +286,67 @@ def test_pg_dump_gets_the_password_by_environment_only(
     )
     assert dbname.password is None and dbname.query == {"connect_timeout": "7"}  # the app's database exactly
     assert (tools / "pg_dump.env").read_text().split() == [url.password]
+
+
+def test_a_file_replaced_before_the_snapshot_is_archived_in_its_new_version(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = settings.home / "runs/run-00001/fold-0.weights.h5"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"1" * 1000)
+    copy = backup_module._copy_sqlite
+
+    def replaced_first(*args: object) -> str:
+        with published(weights) as partial:  # a run finishing its fold just before the snapshot
+            partial.write_bytes(b"5" * 5000)
+        return copy(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backup_module, "_copy_sqlite", replaced_first)
+    made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
+    assert made.files is not None
+    restored = tmp_path / "restored"
+    with tarfile.open(made.files) as archive:
+        archive.extractall(restored, filter="data")  # the last copy of a name wins
+    assert (restored / "runs/run-00001/fold-0.weights.h5").read_bytes() == b"5" * 5000
+    assert (made.file_count, made.file_bytes) == (1, 5000)
+
+
+def test_a_file_being_written_is_left_out_until_it_is_whole(settings: Settings, tmp_path: Path) -> None:
+    asset = settings.home / "assets/ab/token.npz"
+    with published(asset) as partial:
+        partial.write_bytes(b"half")
+        assert list(stored_files(settings)) == []  # hidden while written
+    assert list(stored_files(settings)) == [asset] and asset.read_bytes() == b"half"
+    with pytest.raises(RuntimeError), published(settings.home / "assets/ab/other.npz") as partial:
+        partial.write_bytes(b"never whole")
+        raise RuntimeError("the encoder failed")
+    assert sorted(p.name for p in asset.parent.iterdir()) == ["token.npz"]  # no partial, no target
+
+
+def test_a_folder_removed_during_the_walk_is_skipped(settings: Settings) -> None:
+    for name in ("runs/run-00001/fold-0.weights.h5", "runs/run-00002/fold-0.weights.h5"):
+        (settings.home / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings.home / name).write_bytes(b"w")
+    walk = stored_files(settings)
+    first = next(walk)
+    shutil.rmtree(settings.home / "runs/run-00002")  # a failed training run cleans up after itself
+    assert [first, *walk] == [settings.home / "runs/run-00001/fold-0.weights.h5"]
+
+
+def test_a_part_that_cannot_be_published_takes_the_others_back(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "backups"
+    publish = backup_module._publish
+
+    def archive_name_taken(folder: Path, parts: dict[Path, str]) -> None:
+        tar_name = next(name for name in parts.values() if name.endswith("-files.tar"))
+        (folder / tar_name).write_bytes(b"made by someone else meanwhile")
+        publish(folder, parts)
+
+    monkeypatch.setattr(backup_module, "_publish", archive_name_taken)
+    with pytest.raises(BackupError, match="exists already"):
+        make_backup(settings=settings, dest=dest, with_files=True)
+    assert [p.name for p in dest.iterdir()] == [next(dest.glob("*-files.tar")).name]  # no database copy
+    with read_scope(engine) as session:
+        assert session.exec(select(AuditLog).where(AuditLog.action == BACKUP_ACTION)).all() == []
