@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -15,7 +16,7 @@ from pages.common import UPLOAD_TYPES, class_name, plain, require_role, settings
 from reviewer.catalog import list_videos
 from reviewer.run_catalog import RunSummary, list_runs
 from reviewer.run_uncertainty import Progress
-from reviewer.screening import Screening, overlay_folder, screen_bytes, screen_stored
+from reviewer.screening import Screening, Verdict, overlay_folder, screen_bytes, screen_stored
 from reviewer.screening_ensemble import RunModel, ScreeningError, load_run_model
 from reviewer.screening_plots import probability_figure
 from reviewer.screening_progress import Stage, progress_state
@@ -27,7 +28,12 @@ CANCELLED_KEY = "screen_cancelled"
 MODELS_CACHED = 2  # a run's trunk and heads hold a VGG16: keep few
 STORED_LIMIT = 1000
 DATE_FORMAT = "%d %b %Y"
-DURATION = "Screening takes about a minute per 30 frames on a small server; the result appears below."
+DURATION = (
+    "The model's answer and heatmap appear below after its first pass (seconds); checking their "
+    "stability under small image changes takes about ten times as long (a minute or two per 30 frames "
+    "on a small server)."
+)
+STABILITY_PENDING = "…"
 UPLOAD, STORED = "Upload a video", "A stored video"
 WARNING = (
     "**Research tool, not a diagnosis.** These outputs come from a model trained on a small research "
@@ -57,15 +63,23 @@ def _cancel() -> None:
     st.session_state[CANCELLED_KEY] = True
 
 
+@dataclass
+class Running:
+    """What a screening in progress reports to the page: its stage and its early verdict."""
+
+    progress: Progress
+    on_verdict: Verdict
+
+
 @contextmanager
-def _progress() -> Iterator[Progress]:
-    """A bar and a Cancel button over the whole screening while it runs, both gone once it ends.
+def _running() -> Iterator[Running]:
+    """A bar, a Cancel button and the early verdict while a screening runs, all gone once it ends.
 
     Starting drops the last result, so a cancelled or failed screening never leaves the previous
     video's verdict on show as if it were this one's. Cancel needs nothing more than its click:
     Streamlit (fast reruns) starts a new run at once and stops this one at its next Streamlit call,
-    the next progress report, so the screening ends within one stage step. Screening stores nothing
-    and writes its one file, the overlay, only in its last stage.
+    the next progress report, so the screening ends within one stage step and its early verdict goes
+    with the run that drew it. Screening stores nothing; its one file is the overlay video.
     """
     st.session_state.pop(RESULT_KEY, None)
     slot = st.empty()
@@ -73,13 +87,18 @@ def _progress() -> Iterator[Progress]:
         bar = st.progress(*progress_state(Stage.LOADING, 1, 1))
         st.caption(DURATION)
         st.button("Cancel", key="screen_cancel", icon=":material/cancel:", on_click=_cancel)
+        early = st.empty()
 
     def report(stage: str, step: int, total: int) -> None:
         fraction, label = progress_state(stage, step, total)
         bar.progress(fraction, text=label)
 
+    def show_early(verdict: Screening) -> None:
+        with early.container():
+            _show(verdict, early=True)
+
     try:
-        yield report
+        yield Running(report, show_early)
     finally:
         slot.empty()
 
@@ -98,7 +117,7 @@ def _screen_upload(run_id: int) -> Screening | None:
     clicked = st.button("Screen", key="screen_upload_go", type="primary", disabled=upload is None)
     if upload is None or not clicked:
         return None
-    with _progress() as progress:
+    with _running() as running:
         model = _model(home.database_url, run_id, home)
         return screen_bytes(
             model=model,
@@ -106,7 +125,8 @@ def _screen_upload(run_id: int) -> Screening | None:
             data=upload.getvalue(),
             name=upload.name,
             overlay_dir=overlay_folder(home),
-            progress=progress,
+            progress=running.progress,
+            on_verdict=running.on_verdict,
         )
 
 
@@ -124,7 +144,7 @@ def _screen_stored(run_id: int) -> Screening | None:
     )
     if not st.button("Screen", key="screen_stored_go", type="primary"):
         return None
-    with _progress() as progress:
+    with _running() as running:
         model = _model(home.database_url, run_id, home)
         with unit_of_work() as session:
             return screen_stored(
@@ -133,27 +153,36 @@ def _screen_stored(run_id: int) -> Screening | None:
                 model=model,
                 video_id=video_id,
                 overlay_dir=overlay_folder(home),
-                progress=progress,
+                progress=running.progress,
+                on_verdict=running.on_verdict,
             )
 
 
-def _show(result: Screening) -> None:
+def _show(result: Screening, *, early: bool = False) -> None:
+    """The verdict; an early one (stability still being checked) says its image confidence is pending.
+
+    The early verdict is drawn in the same run as the final one, so its elements get their own ids.
+    """
+    chart_key = "screen_probabilities_early" if early else "screen_probabilities"
     st.subheader(plain(result.name), anchor=False, divider="gray")
     for warning in result.warnings:
         st.caption(plain(warning))
     verdict, player = st.columns(2, gap="large")
     with verdict:
         st.metric(f"Model output (run {result.run_id})", class_name(result.predicted_class), border=True)
-        st.plotly_chart(
-            probability_figure(result.probabilities, result.predicted_class), key="screen_probabilities"
-        )
+        st.plotly_chart(probability_figure(result.probabilities, result.predicted_class), key=chart_key)
         model_col, image_col = st.columns(2)
-        model_col.metric("Model confidence", f"{result.confidence.epistemic:.2f}", help=CONFIDENCE_HELP)
-        image_col.metric("Image confidence", f"{result.confidence.aleatoric:.2f}", help=CONFIDENCE_HELP)
+        model_col.metric("Model confidence", f"{result.epistemic:.2f}", help=CONFIDENCE_HELP)
+        image = STABILITY_PENDING if result.aleatoric is None else f"{result.aleatoric:.2f}"
+        image_col.metric("Image confidence", image, help=CONFIDENCE_HELP)
+        if result.aleatoric is None:
+            image_col.caption("Being checked: see the bar above.")
         st.caption(CONFIDENCE_HELP)
     with player:
         if result.overlay_path is not None and result.overlay_path.exists():
-            st.video(str(result.overlay_path), loop=True, autoplay=True, muted=True)
+            alt = f"Heatmap of the evidence for {class_name(result.predicted_class)}"
+            alt += " (stability still being checked)" if early else ""
+            st.video(str(result.overlay_path), loop=True, autoplay=True, muted=True, alt=alt)
             st.caption(
                 f"Where the evidence for {class_name(result.predicted_class)} lies ({result.frames} frames, "
                 "mean CAM of all fold models; clear where the map is low)."

@@ -78,17 +78,35 @@ def head_passes(
         passes: Passes per kind.
         seed: Seeds the dropout masks (head ``h`` uses ``seed + h``).
     """
+    deterministic, mc = plain_passes(heads, plain, passes, seed)
+    return HeadPasses(deterministic, mc, augmented_passes(heads, augmented, passes))
+
+
+def plain_passes(
+    heads: Sequence[Any], plain: np.ndarray, passes: int = PASSES, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cheap part of :func:`head_passes`, ready before any augmented trunk pass has run.
+
+    Returns:
+        The deterministic ``(H, N, C)`` and MC-dropout ``(H, P, N, C)`` probabilities.
+    """
     from model.cams import head_probabilities
     from model.uncertainty import mc_dropout_probabilities
 
     deterministic = np.stack([head_probabilities(head, plain) for head in heads])
     mc = np.stack([mc_dropout_probabilities([h], plain, passes, seed + i) for i, h in enumerate(heads)])
-    tta = np.empty((len(heads), passes, *deterministic.shape[1:]), np.float32)
+    return deterministic, mc
+
+
+def augmented_passes(heads: Sequence[Any], augmented: AugmentedFeatures, passes: int = PASSES) -> np.ndarray:
+    """Every head on each augmented version of the frames: ``(H, P, N, C)`` probabilities."""
+    from model.cams import head_probabilities
+
+    per_pass = []
     for p in range(passes):
-        features = augmented(p)
-        for i, head in enumerate(heads):
-            tta[i, p] = head_probabilities(head, features)
-    return HeadPasses(deterministic, mc, tta)
+        features = augmented(p)  # one trunk pass (or cache read) for all heads
+        per_pass.append(np.stack([head_probabilities(head, features) for head in heads]))
+    return np.stack(per_pass, axis=1).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,10 @@ epistemic (MC dropout) and aleatoric (test-time augmentation) confidence of the 
 and the train-CAM of that class as an overlay video the page can play. A research tool: nothing
 here is a diagnosis, and callers must say so.
 
+The ten augmented trunk passes behind the aleatoric confidence are nine tenths of the wait, so the
+verdict, the epistemic confidence and the heatmap are handed to the caller first, as soon as the one
+plain pass is done (``benchmarks/screening.py`` measures both times); the stability passes follow.
+
 Progress is reported in the stages of :mod:`reviewer.screening_progress`.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ from reviewer.frames import Crop
 from reviewer.ingest_options import IngestError, IngestOptions
 from reviewer.ingest_prepare import check_upload_size, prepare
 from reviewer.predictions import class_probabilities
-from reviewer.run_uncertainty import PASSES, Confidence, Progress, head_passes, video_confidence
+from reviewer.run_uncertainty import PASSES, Progress, augmented_passes, plain_passes
 from reviewer.screening_ensemble import RunModel, ScreeningError
 from reviewer.screening_progress import Stage
 from reviewer.settings import Settings
@@ -43,6 +48,10 @@ def _silent(stage: str, step: int, total: int) -> None:
     """The progress callback of callers that want none (the CLI, tests)."""
 
 
+def _ignore(verdict: Screening) -> None:
+    """The early-verdict callback of callers that wait for the whole screening."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Screening:
     """The ensemble's verdict on one file, with its confidences and CAM overlay (if rendered)."""
@@ -51,7 +60,9 @@ class Screening:
     run_id: int
     predicted_class: str
     probabilities: dict[str, float]
-    confidence: Confidence
+    epistemic: float
+    aleatoric: float | None
+    """None in the early verdict: the stability passes that give it are still running."""
     frames: int
     overlay_path: Path | None
     warnings: tuple[str, ...]
@@ -63,12 +74,16 @@ class Screening:
             "run_id": self.run_id,
             "predicted_class": self.predicted_class,
             "probabilities": self.probabilities,
-            "confidence_epistemic": round(self.confidence.epistemic, 4),
-            "confidence_aleatoric": round(self.confidence.aleatoric, 4),
+            "confidence_epistemic": round(self.epistemic, 4),
+            "confidence_aleatoric": None if self.aleatoric is None else round(self.aleatoric, 4),
             "frames": self.frames,
             "overlay": None if self.overlay_path is None else str(self.overlay_path),
             "warnings": list(self.warnings),
         }
+
+
+Verdict = Callable[[Screening], None]
+"""Called with the early verdict, whose ``aleatoric`` is still None."""
 
 
 def screen_bytes(
@@ -80,10 +95,13 @@ def screen_bytes(
     overlay_dir: Path | None = None,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
+    on_verdict: Verdict | None = None,
 ) -> Screening:
     """Screen an uploaded file; ``overlay_dir`` None skips the CAM overlay (the CLI's default).
 
     ``progress`` gets ``(stage, step, total)`` reports (a :class:`Stage` each), so a page can show the wait.
+    ``on_verdict`` gets the early verdict (class, probabilities, model confidence and heatmap) as soon
+    as the plain pass is done, about a tenth of the way in: the stability passes take the rest.
 
     Raises:
         ScreeningError: for a file the ingest would refuse (not a video, unreadable, too long...).
@@ -96,7 +114,7 @@ def screen_bytes(
     except IngestError as exc:
         raise ScreeningError(str(exc)) from exc
     frames = np.stack(prepared.clean.frames)
-    return _screen(model, frames, name, overlay_dir, prepared.decoded.warnings, report)
+    return _screen(model, frames, name, overlay_dir, prepared.decoded.warnings, report, on_verdict or _ignore)
 
 
 def screen_stored(
@@ -107,10 +125,11 @@ def screen_stored(
     video_id: int,
     overlay_dir: Path | None = None,
     progress: Progress | None = None,
+    on_verdict: Verdict | None = None,
 ) -> Screening:
     """Screen a stored video from its original file, cropped and cleaned exactly as when it was stored.
 
-    ``progress`` gets the same reports as :func:`screen_bytes`.
+    ``progress`` and ``on_verdict`` get the same calls as in :func:`screen_bytes`.
     """
     video = session.get(Video, video_id)
     if video is None:
@@ -132,6 +151,7 @@ def screen_stored(
         overlay_dir=overlay_dir,
         options=options,
         progress=progress,
+        on_verdict=on_verdict,
     )
 
 
@@ -142,38 +162,49 @@ def _screen(
     overlay_dir: Path | None,
     warnings: tuple[str, ...],
     report: Progress,
+    on_verdict: Verdict,
 ) -> Screening:
-    """Trunk once, all heads, MC-dropout and augmented passes, then the predicted class' train-CAM."""
+    """Trunk once and all heads with MC dropout, the predicted class' train-CAM, then augmented passes."""
     from model.augment import augment_batch, resize_frames
     from model.trunk import trunk_features
+    from model.uncertainty import video_confidence
 
     config = model.config
     images = resize_frames(frames, config.input_size)
     report(Stage.MODEL, 1, 1)
     plain = trunk_features(model.trunk, images)
+    deterministic, mc = plain_passes(model.heads, plain, PASSES, config.seed)
+    probabilities = deterministic.mean(axis=(0, 1))  # heads, then frames
+    target = int(probabilities.argmax())
+    path = None
+    if overlay_dir is not None:
+        report(Stage.HEATMAP, 1, 1)
+        path = _render(model, frames, plain, target, overlay_dir)
+    verdict = Screening(
+        name=name,
+        run_id=model.run_id,
+        predicted_class=config.classes[target].value,
+        probabilities=class_probabilities(probabilities, config.classes),
+        epistemic=video_confidence(mc.mean(axis=0), target),
+        aleatoric=None,
+        frames=len(frames),
+        overlay_path=path,
+        warnings=warnings,
+    )
     rng = np.random.default_rng(config.seed)
 
     def augmented(p: int) -> np.ndarray:
         report(Stage.STABILITY, p + 1, PASSES)
         return trunk_features(model.trunk, augment_batch(images, rng))
 
-    scored = head_passes(model.heads, plain, augmented, PASSES, config.seed).ensemble()
-    probabilities = scored.probabilities.mean(axis=0)
-    target = int(probabilities.argmax())
-    path = None
-    if overlay_dir is not None:
-        report(Stage.HEATMAP, 1, 1)
-        path = _render(model, frames, plain, target, overlay_dir)
-    return Screening(
-        name=name,
-        run_id=model.run_id,
-        predicted_class=config.classes[target].value,
-        probabilities=class_probabilities(probabilities, config.classes),
-        confidence=video_confidence(scored),
-        frames=len(frames),
-        overlay_path=path,
-        warnings=warnings,
-    )
+    try:
+        on_verdict(verdict)
+        tta = augmented_passes(model.heads, augmented, PASSES)
+    except BaseException:  # cancelled (a page's rerun stops it here) or failed: it leaves no file
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
+    return dataclasses.replace(verdict, aleatoric=video_confidence(tta.mean(axis=0), target))
 
 
 def _render(model: RunModel, frames: np.ndarray, plain: np.ndarray, target: int, folder: Path) -> Path:

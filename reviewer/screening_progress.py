@@ -18,16 +18,16 @@ class Stage(StrEnum):
     LOADING = "Loading the model"
     PREPARING = "Decoding and preparing the frames"
     MODEL = "Running the model"
-    STABILITY = "Checking stability under small image changes"
     HEATMAP = "Rendering the heatmap video"
+    STABILITY = "Checking stability under small image changes"
 
 
 STAGE_STEPS = {
     Stage.LOADING: 1,
     Stage.PREPARING: 1,
     Stage.MODEL: 1,
-    Stage.STABILITY: PASSES,
     Stage.HEATMAP: 1,
+    Stage.STABILITY: PASSES,
 }
 """Steps of each stage; one step is roughly one trunk pass, the unit that dominates the wait.
 Loading is reported by the caller that loads (and caches) the :class:`RunModel`, not by screening."""

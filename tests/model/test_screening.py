@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from db.models import Prediction
 from db.session import session_scope
 from reviewer.cli import main
 from reviewer.run_uncertainty import PASSES
-from reviewer.screening import screen_bytes, screen_stored
+from reviewer.screening import Screening, screen_bytes, screen_stored
 from reviewer.screening_ensemble import ScreeningError, load_run_model
 from reviewer.screening_progress import Stage, progress_state
 from reviewer.settings import Settings, load_settings
@@ -93,7 +94,7 @@ def test_screening_reports_its_stages_in_order_and_the_reports_change_nothing(
         model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
     data = _phantom_file(tmp_path).read_bytes()
     quiet = screen_bytes(model=model, settings=settings, data=data, name="new.mp4")
-    calls: list[tuple[str, int, int]] = []
+    calls: list[tuple[str, int, int] | Screening] = []
     reported = screen_bytes(
         model=model,
         settings=settings,
@@ -101,17 +102,23 @@ def test_screening_reports_its_stages_in_order_and_the_reports_change_nothing(
         name="new.mp4",
         overlay_dir=tmp_path / "overlays",
         progress=lambda stage, step, total: calls.append((stage, step, total)),
+        on_verdict=calls.append,
     )
     stability = [(Stage.STABILITY, p, PASSES) for p in range(1, PASSES + 1)]
-    assert calls == [(Stage.PREPARING, 1, 1), (Stage.MODEL, 1, 1), *stability, (Stage.HEATMAP, 1, 1)]
+    early = calls[3]
+    assert calls == [(Stage.PREPARING, 1, 1), (Stage.MODEL, 1, 1), (Stage.HEATMAP, 1, 1), early, *stability]
+    assert isinstance(early, Screening) and early.aleatoric is None  # before any augmented pass
+    assert dataclasses.replace(early, aleatoric=reported.aleatoric) == reported  # nothing else changes
+    assert early.overlay_path is not None and early.overlay_path.stat().st_size > 0
     assert reported.probabilities == pytest.approx(quiet.probabilities, abs=1e-6)
-    assert reported.confidence.epistemic == pytest.approx(quiet.confidence.epistemic, abs=1e-6)
-    assert reported.confidence.aleatoric == pytest.approx(quiet.confidence.aleatoric, abs=1e-6)
+    assert reported.epistemic == pytest.approx(quiet.epistemic, abs=1e-6)
+    assert quiet.aleatoric is not None and reported.aleatoric == pytest.approx(quiet.aleatoric, abs=1e-6)
     assert reported.predicted_class == quiet.predicted_class and reported.overlay_path is not None
-    bar = [progress_state(*call) for call in [(Stage.LOADING, 1, 1), *calls]]
+    reports = [call for call in calls if not isinstance(call, Screening)]
+    bar = [progress_state(*call) for call in [(Stage.LOADING, 1, 1), *reports]]
     fractions = [fraction for fraction, _ in bar]
     assert fractions[0] == 0.0 and fractions == sorted(set(fractions)) and fractions[-1] < 1.0
-    assert bar[4][1] == f"{Stage.STABILITY.value} (2 of {PASSES})…"
+    assert bar[5][1] == f"{Stage.STABILITY.value} (2 of {PASSES})…"
     failed: list[tuple[str, int, int]] = []
     with pytest.raises(ScreeningError, match="not a video"):
         screen_bytes(
@@ -122,3 +129,34 @@ def test_screening_reports_its_stages_in_order_and_the_reports_change_nothing(
             progress=lambda *call: failed.append(call),
         )
     assert failed == [(Stage.PREPARING, 1, 1)]  # a refused file stops before the model runs
+
+
+class Cancelled(BaseException):
+    """What a page's rerun raises in a running script (Streamlit's own is a BaseException too)."""
+
+
+def test_a_screening_stopped_after_its_early_verdict_leaves_no_overlay(
+    phantom_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
+    with session_scope(phantom_engine) as session:
+        model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
+    overlays = tmp_path / "overlays"
+    early: list[Screening] = []
+
+    def cancel_in_stability(stage: str, step: int, total: int) -> None:
+        if stage == Stage.STABILITY and step == 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        screen_bytes(
+            model=model,
+            settings=settings,
+            data=_phantom_file(tmp_path).read_bytes(),
+            name="new.mp4",
+            overlay_dir=overlays,
+            progress=cancel_in_stability,
+            on_verdict=early.append,
+        )
+    assert len(early) == 1 and early[0].overlay_path is not None  # it was shown, then taken back
+    assert list(overlays.iterdir()) == []
