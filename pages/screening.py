@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from pages.common import UPLOAD_TYPES, class_name, plain, require_role, settings, unit_of_work
 from reviewer.catalog import list_videos
 from reviewer.run_catalog import RunSummary, list_runs
-from reviewer.run_uncertainty import Progress
+from reviewer.run_uncertainty import PASSES, Progress
 from reviewer.screening import Screening, Verdict, overlay_folder, screen_bytes, screen_stored
 from reviewer.screening_ensemble import RunModel, ScreeningError, load_run_model
 from reviewer.screening_plots import probability_figure
@@ -34,6 +35,8 @@ DURATION = (
     "on a small server)."
 )
 STABILITY_PENDING = "…"
+STABILITY_NOTE = "Being checked: see the bar above."
+STABILITY_DONE = f"From {PASSES} passes on slightly flipped, rotated and shifted frames."
 UPLOAD, STORED = "Upload a video", "A stored video"
 WARNING = (
     "**Research tool, not a diagnosis.** These outputs come from a model trained on a small research "
@@ -65,21 +68,32 @@ def _cancel() -> None:
 
 @dataclass
 class Running:
-    """What a screening in progress reports to the page: its stage and its early verdict."""
+    """A screening in progress: where it reports its stage, and the panel that shows its verdicts."""
 
     progress: Progress
     on_verdict: Verdict
+    panel: DeltaGenerator
+    """Shows the early verdict, then the final one drawn over it: the verdict never blinks out."""
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A finished screening and the panel that is to show it."""
+
+    result: Screening
+    panel: DeltaGenerator
 
 
 @contextmanager
 def _running() -> Iterator[Running]:
-    """A bar, a Cancel button and the early verdict while a screening runs, all gone once it ends.
+    """A bar and a Cancel button while a screening runs, gone once it ends, above its verdict panel.
 
     Starting drops the last result, so a cancelled or failed screening never leaves the previous
-    video's verdict on show as if it were this one's. Cancel needs nothing more than its click:
-    Streamlit (fast reruns) starts a new run at once and stops this one at its next Streamlit call,
-    the next progress report, so the screening ends within one stage step and its early verdict goes
-    with the run that drew it. Screening stores nothing; its one file is the overlay video.
+    video's verdict on show as if it were this one's, and a failed one empties its panel. Cancel needs
+    nothing more than its click: Streamlit (fast reruns) starts a new run at once and stops this one
+    at its next Streamlit call, the next progress report, so the screening ends within one stage step
+    and its early verdict goes with the run that drew it. Screening stores nothing; its one file is
+    the overlay video.
     """
     st.session_state.pop(RESULT_KEY, None)
     slot = st.empty()
@@ -87,18 +101,21 @@ def _running() -> Iterator[Running]:
         bar = st.progress(*progress_state(Stage.LOADING, 1, 1))
         st.caption(DURATION)
         st.button("Cancel", key="screen_cancel", icon=":material/cancel:", on_click=_cancel)
-        early = st.empty()
+    panel = st.empty()
 
     def report(stage: str, step: int, total: int) -> None:
         fraction, label = progress_state(stage, step, total)
         bar.progress(fraction, text=label)
 
     def show_early(verdict: Screening) -> None:
-        with early.container():
+        with panel.container():
             _show(verdict, early=True)
 
     try:
-        yield Running(report, show_early)
+        yield Running(report, show_early, panel)
+    except BaseException:
+        panel.empty()
+        raise
     finally:
         slot.empty()
 
@@ -108,7 +125,7 @@ def _run_name(run: RunSummary) -> str:
     return f"Run {run.id} · {run.created_at.strftime(DATE_FORMAT)} · {run.videos} videos{accuracy}"
 
 
-def _screen_upload(run_id: int) -> Screening | None:
+def _screen_upload(run_id: int) -> Screened | None:
     limit = f"Up to {home.max_upload_mb} MB; {', '.join(UPLOAD_TYPES)}."
     upload = st.file_uploader(
         "Video", type=UPLOAD_TYPES, key="screen_upload", help=limit, max_upload_size=home.max_upload_mb
@@ -119,7 +136,7 @@ def _screen_upload(run_id: int) -> Screening | None:
         return None
     with _running() as running:
         model = _model(home.database_url, run_id, home)
-        return screen_bytes(
+        result = screen_bytes(
             model=model,
             settings=home,
             data=upload.getvalue(),
@@ -128,9 +145,10 @@ def _screen_upload(run_id: int) -> Screening | None:
             progress=running.progress,
             on_verdict=running.on_verdict,
         )
+    return Screened(result, running.panel)
 
 
-def _screen_stored(run_id: int) -> Screening | None:
+def _screen_stored(run_id: int) -> Screened | None:
     with unit_of_work() as session:
         videos = {v.id: v for v in list_videos(session=session, limit=STORED_LIMIT)}
     if not videos:
@@ -147,7 +165,7 @@ def _screen_stored(run_id: int) -> Screening | None:
     with _running() as running:
         model = _model(home.database_url, run_id, home)
         with unit_of_work() as session:
-            return screen_stored(
+            result = screen_stored(
                 session=session,
                 settings=home,
                 model=model,
@@ -156,6 +174,7 @@ def _screen_stored(run_id: int) -> Screening | None:
                 progress=running.progress,
                 on_verdict=running.on_verdict,
             )
+    return Screened(result, running.panel)
 
 
 def _show(result: Screening, *, early: bool = False) -> None:
@@ -175,8 +194,9 @@ def _show(result: Screening, *, early: bool = False) -> None:
         model_col.metric("Model confidence", f"{result.epistemic:.2f}", help=CONFIDENCE_HELP)
         image = STABILITY_PENDING if result.aleatoric is None else f"{result.aleatoric:.2f}"
         image_col.metric("Image confidence", image, help=CONFIDENCE_HELP)
-        if result.aleatoric is None:
-            image_col.caption("Being checked: see the bar above.")
+        # Both verdicts draw the same elements: Streamlit keeps the children of a block drawn over
+        # one of its kind, so an element only the early verdict had would outlive it.
+        image_col.caption(STABILITY_NOTE if result.aleatoric is None else STABILITY_DONE)
         st.caption(CONFIDENCE_HELP)
     with player:
         if result.overlay_path is not None and result.overlay_path.exists():
@@ -205,7 +225,8 @@ if st.session_state.pop(CANCELLED_KEY, False):  # a click as the screening ended
     st.session_state.pop(RESULT_KEY, None)
     st.info("Screening cancelled.", icon=":material/cancel:")
 if screened is not None:
-    st.session_state[RESULT_KEY] = screened
+    st.session_state[RESULT_KEY] = screened.result
 result = st.session_state.get(RESULT_KEY)
 if isinstance(result, Screening):
-    _show(result)
+    with (screened.panel if screened is not None else st.empty()).container():
+        _show(result)

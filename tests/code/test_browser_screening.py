@@ -64,6 +64,9 @@ def test_cancel_ends_a_screening_without_a_result(served: str, settings: Setting
         screen.click()  # a first screening to the end, so a verdict is on show when the next one starts
         expect(verdict.first).to_be_visible(timeout=SCREENING_MS)
         expect(bar).to_have_count(0, timeout=SCREENING_MS)
+        wait_idle(page)
+        expect(verdict).to_have_count(3)  # the final verdict in the early one's place, not beside it
+        expect(page.get_by_text("Being checked")).to_have_count(0)
         assert len(list(overlays.glob("*.mp4"))) == 1
 
         screen.click()
