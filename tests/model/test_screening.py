@@ -16,7 +16,7 @@ from db.session import session_scope
 from reviewer.cli import main
 from reviewer.run_uncertainty import PASSES
 from reviewer.screening import Screening, screen_bytes, screen_stored
-from reviewer.screening_ensemble import ScreeningError, load_run_model
+from reviewer.screening_ensemble import RunModel, ScreeningError, load_run_model
 from reviewer.screening_progress import Stage, progress_state
 from reviewer.settings import Settings, load_settings
 from reviewer.training import TrainConfig, train_model
@@ -86,12 +86,17 @@ def test_a_stored_video_screens_as_the_run_predicted_it_and_bad_input_is_refused
         screen_bytes(model=model, settings=tiny, data=b"\0" * (2 << 20), name="big.mp4")
 
 
-def test_screening_reports_its_stages_in_order_and_the_reports_change_nothing(
-    phantom_engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
+@pytest.fixture
+def model(phantom_engine: Engine, settings: Settings) -> RunModel:
+    """A tiny run trained on the phantoms, loaded as screening loads it."""
     run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
     with session_scope(phantom_engine) as session:
-        model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
+        return load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
+
+
+def test_screening_reports_its_stages_in_order_and_the_reports_change_nothing(
+    model: RunModel, settings: Settings, tmp_path: Path
+) -> None:
     data = _phantom_file(tmp_path).read_bytes()
     quiet = screen_bytes(model=model, settings=settings, data=data, name="new.mp4")
     calls: list[tuple[str, int, int] | Screening] = []
@@ -136,11 +141,8 @@ class Cancelled(BaseException):
 
 
 def test_a_screening_stopped_after_its_early_verdict_leaves_no_overlay(
-    phantom_engine: Engine, settings: Settings, tmp_path: Path
+    model: RunModel, settings: Settings, tmp_path: Path
 ) -> None:
-    run = train_model(engine=phantom_engine, settings=settings, config=CONFIG)
-    with session_scope(phantom_engine) as session:
-        model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
     overlays = tmp_path / "overlays"
     early: list[Screening] = []
 
