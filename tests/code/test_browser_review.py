@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from reviewer.settings import Settings
-from tests.code.browser_support import MARKS, chromium_page, serve, sign_in
+from tests.code.browser_support import MARKS, chromium_page, serve, sign_in, wait_idle
 from tests.code.review_support import ReviewWorld, answers_of, review_world
 from tests.code.stock import PASSWORD
 
@@ -27,6 +27,7 @@ STREAMLIT_MARKUP = re.compile(r'\sdata-test[a-z-]*="[^"]*"|data-testid')
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 PANELS = ("v0", "u1", "h1", "u2", "h2")
 SYNC_TOLERANCE_S = 0.05
+CONTENT_TRIES = 5
 
 pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -109,8 +110,20 @@ def answer(page: Any, index: int) -> None:
     page.keyboard.press("n")
 
 
+def frame_content(frame: Any) -> str:
+    """A frame's markup, once it holds still: the player's frame reloads when the next video arrives."""
+    for _ in range(CONTENT_TRIES - 1):
+        try:
+            return str(frame.content())
+        except sync_api.Error:
+            frame.wait_for_load_state()
+    return str(frame.content())
+
+
 def page_text(page: Any) -> str:
-    return STREAMLIT_MARKUP.sub("", "\n".join([page.content(), *(frame.content() for frame in page.frames)]))
+    wait_idle(page)
+    markup = [page.content(), *(frame_content(frame) for frame in page.frames)]
+    return STREAMLIT_MARKUP.sub("", "\n".join(markup))
 
 
 def test_an_expert_answers_three_videos_and_resumes_at_the_fourth(
