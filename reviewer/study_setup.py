@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -179,10 +179,18 @@ def _check_study(session: Session, study: Study) -> None:
 def _check_name(session: Session, clean: str) -> None:
     if not 0 < len(clean) <= MAX_NAME:
         raise StudyError(f"A study name needs 1 to {MAX_NAME} characters.")
-    # The database lowers both sides, as the unique index on lower(name) does (ASCII only on SQLite).
-    taken = select(Study.id).where(func.lower(Study.name) == func.lower(clean))
-    if session.exec(taken).first() is not None:
+    # Compared folded here, because SQLite's lower(), behind the unique index, folds ASCII letters only
+    # ("Ärzte" and "ärzte" would both pass it). SQLite writers are serialised from BEGIN IMMEDIATE, so
+    # no rival commits between this check and the insert; on PostgreSQL the index (lower() there folds
+    # every letter) stops a rival's insert.
+    key = _name_key(clean)
+    if any(_name_key(taken) == key for taken in session.exec(select(Study.name))):
         raise StudyError(f"A study named {clean!r} already exists; choose another name.")
+
+
+def _name_key(name: str) -> str:
+    """What two study names must not share: the same letters whatever their case or Unicode form."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def _check_run(session: Session, run_id: int) -> None:

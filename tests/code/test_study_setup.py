@@ -197,6 +197,21 @@ def test_set_up_is_validated_and_a_refusal_stores_nothing(any_engine: Engine) ->
     assert count(any_engine, StudyExpert) == 2
 
 
+@pytest.mark.parametrize(
+    ("taken", "variant"),
+    [("Ärzte Pilot", "ärzte pilot"), ("Ärzte Pilot", "A\u0308RZTE PILOT"), ("Straße", "STRASSE")],
+)
+def test_names_differing_only_in_non_ascii_case_or_unicode_form_are_one_name(
+    any_engine: Engine, taken: str, variant: str
+) -> None:
+    world = make_world(any_engine)
+    new_study(any_engine, world, name=taken)
+    with pytest.raises(StudyError, match=f"A study named {variant!r} already exists"):
+        new_study(any_engine, world, name=variant)
+    new_study(any_engine, world, name=f"{variant} 2")
+    assert _written(any_engine)[0] == [taken, f"{variant} 2"]
+
+
 def _written(engine: Engine) -> tuple[list[str], int, int, int]:
     """Study names, experts, items and creation audit rows: what a refused creation must not add."""
     with session_scope(engine) as session:
