@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from db.session import make_engine, read_scope, session_scope
 from reviewer.audit import record
-from reviewer.backup_files import archive_files
+from reviewer.backup_files import Archived, archive_files
 from reviewer.settings import Settings
 
 BACKUP_ACTION = "backup.made"
@@ -81,20 +82,29 @@ def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: dateti
     with ExitStack() as parts:  # temporary files, removed when the block ends
         tar = parts.enter_context(_partial(folder, tar_name)) if with_files else None
         database = parts.enter_context(_partial(folder, db_name))
-        archived = archive_files(settings, tar, {}) if tar else {}
+        archived = _archive(settings, tar, {}, None) if tar else {}
+        snapshot_ns: int | None
         if pg_dump:
-            revision = _dump_postgres(pg_dump, url, database)
+            revision, snapshot_ns = _dump_postgres(pg_dump, url, database)
         else:
-            revision = _copy_sqlite(settings, url, database)
+            revision, snapshot_ns = _copy_sqlite(settings, url, database)
         if tar:
-            archived = archive_files(settings, tar, archived)
-        _publish(folder, {database: db_name, **({tar: tar_name} if tar else {})})
+            archived = _archive(settings, tar, archived, snapshot_ns)
+        _publish(folder, {**({tar: tar_name} if tar else {}), database: db_name})
     backup = Backup(database=folder / db_name, bytes=(folder / db_name).stat().st_size, revision=revision)
     if tar:
         size = sum(version.size for version in archived.values())
         backup = replace(backup, files=folder / tar_name, file_count=len(archived), file_bytes=size)
     _record(settings, backup)
     return backup
+
+
+def _archive(settings: Settings, tar: Path, archived: Archived, snapshot_ns: int | None) -> Archived:
+    """One pass of the files archive; a folder or file it cannot read refuses the whole backup."""
+    try:
+        return archive_files(settings, tar, archived, written_until_ns=snapshot_ns)
+    except OSError as exc:
+        raise BackupError(f"cannot read {exc.filename}: {exc.strerror}; no backup was made") from exc
 
 
 def _destination(settings: Settings, dest: Path) -> Path:
@@ -135,7 +145,8 @@ def _publish(folder: Path, parts: dict[Path, str]) -> None:
     Each part is on disk (fsync) before any carries a name. A name is linked to its part, which fails
     rather than replace a file that appeared meanwhile; only where the file system has no hard links is
     the part renamed after a last check. If one part cannot be published, those already named are
-    removed again.
+    removed again. The database comes last: a crash between two names can leave a files archive
+    alone, never a database copy that would pass for a whole backup.
     """
     for partial in parts:
         with partial.open("rb") as stream:
@@ -164,13 +175,17 @@ def _publish(folder: Path, parts: dict[Path, str]) -> None:
         os.close(directory)
 
 
-def _copy_sqlite(settings: Settings, url: URL, target: Path) -> str:
-    """Copy the live SQLite file into ``target`` in steps, then check the copy; returns its revision.
+def _copy_sqlite(settings: Settings, url: URL, target: Path) -> tuple[str, int | None]:
+    """Copy the live SQLite file into ``target`` in steps, then check the copy.
 
     In WAL mode (the app's, see ``db.session``) a reader never blocks a writer, so the copy pins one
     read snapshot for all its steps: the app commits on meanwhile, and the copy neither restarts nor
     mixes two states. Any other journal mode is copied step by step without pinning, so that writers
     wait at most one step. The copy is switched to a rollback journal: one self-contained file.
+
+    Returns:
+        The copy's Alembic revision, and the time (ns) just before its snapshot began; None when
+        nothing was pinned, so the copy's state is that of some moment during it.
     """
     source = Path(url.database or "")
     if not url.database or url.database == ":memory:" or not source.is_file():
@@ -181,6 +196,7 @@ def _copy_sqlite(settings: Settings, url: URL, target: Path) -> str:
         closing(sqlite3.connect(target, isolation_level=None)) as copy,
     ):
         pinned = live.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        snapshot_ns = time.time_ns() if pinned else None
         if pinned:
             live.execute("BEGIN")
             live.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
@@ -188,7 +204,7 @@ def _copy_sqlite(settings: Settings, url: URL, target: Path) -> str:
         if pinned:
             live.execute("COMMIT")
         copy.execute("PRAGMA journal_mode=DELETE")
-    return _checked_revision(target)
+    return _checked_revision(target), snapshot_ns
 
 
 def _checked_revision(copy_path: Path) -> str:
@@ -217,17 +233,22 @@ def _pg_dump() -> str:
     return found
 
 
-def _dump_postgres(pg_dump: str, url: URL, target: Path) -> str:
-    """Dump the database in pg_dump's custom format into ``target``; returns its Alembic revision.
+def _dump_postgres(pg_dump: str, url: URL, target: Path) -> tuple[str, int]:
+    """Dump the database in pg_dump's custom format into ``target``.
 
     pg_dump gets the app's own URL as its connection string (with every libpq parameter in its query,
     such as a socket ``host`` or ``sslrootcert``, so it dumps the database the app uses), minus the
     password: that goes through ``PGPASSWORD``, never onto a command line that other users can list.
+
+    Returns:
+        The dump's Alembic revision, and the time (ns) just before pg_dump started, which takes its
+        snapshot as it connects.
     """
     plain = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
     conninfo = plain.render_as_string(hide_password=False)
     env = {**os.environ, **({"PGPASSWORD": str(url.password)} if url.password else {})}
     command = [pg_dump, "--format=custom", "--no-password", f"--file={target}", f"--dbname={conninfo}"]
+    started_ns = time.time_ns()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BackupError(f"pg_dump failed: {done.stderr.strip() or f'exit status {done.returncode}'}")
@@ -236,9 +257,10 @@ def _dump_postgres(pg_dump: str, url: URL, target: Path) -> str:
     engine = make_engine(url.render_as_string(hide_password=False))
     try:
         with read_scope(engine) as session:
-            return str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+            revision = str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
     finally:
         engine.dispose()
+    return revision, started_ns
 
 
 def _record(settings: Settings, backup: Backup) -> None:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from tests.code.stock import stock_home
 from tests.code.stock_stats import answered_study
 from tests.conftest import _postgres_database
 
+AFTER_TICK_S = 0.05
+"""Longer than a clock tick, so that a file written after the snapshot has a later time stamp."""
 PAD = "x" * 400  # audit rows of a few hundred bytes, so the copy of a few thousand takes many steps
 
 
@@ -181,7 +184,7 @@ def test_with_files_archives_the_stored_files_without_caches(
     assert made["files"] == result["files"] and made["file_count"] == len(stored)
 
 
-def test_files_replaced_or_added_during_the_copy_are_both_archived(
+def test_a_file_removed_after_the_snapshot_stays_archived_and_one_written_after_it_is_left_out(
     engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = settings.home
@@ -190,20 +193,55 @@ def test_files_replaced_or_added_during_the_copy_are_both_archived(
     old.write_bytes(b"the asset the snapshot's rows name")
     copy = backup_module._copy_sqlite
 
-    def remade_meanwhile(*args: object) -> str:
-        revision = copy(*args)  # type: ignore[arg-type]
+    def remade_meanwhile(*args: object) -> tuple[str, int | None]:
+        copied = copy(*args)  # type: ignore[arg-type]
         old.unlink()  # CAM assets remade after the snapshot: the old file goes, a new one comes
+        time.sleep(AFTER_TICK_S)
         new.parent.mkdir(parents=True)
-        new.write_bytes(b"its replacement")
-        return revision
+        new.write_bytes(b"its replacement, named by no row of the copy")
+        return copied
 
     monkeypatch.setattr(backup_module, "_copy_sqlite", remade_meanwhile)
     made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
     assert made.files is not None
     with tarfile.open(made.files) as archive:
-        names = set(archive.getnames())
-    assert {"assets/ab/old.npz", "assets/cd/new.npz"} <= names
-    assert made.file_count == len(names)
+        assert archive.getnames() == ["assets/ab/old.npz"]
+    assert made.file_count == 1
+
+
+def test_a_file_replaced_after_the_snapshot_keeps_the_version_the_copy_names(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mask = settings.home / "frames/000001/region_000042.png"
+    mask.parent.mkdir(parents=True)
+    mask.write_bytes(b"the mask of region 42 in the copy")
+    copy = backup_module._copy_sqlite
+
+    def id_reused(*args: object) -> tuple[str, int | None]:
+        copied = copy(*args)  # type: ignore[arg-type]
+        time.sleep(AFTER_TICK_S)  # region 42 deleted, and a new shape gets its id (SQLite reuses it)
+        with published(mask) as partial:
+            partial.write_bytes(b"another shape, drawn after the snapshot")
+        return copied
+
+    monkeypatch.setattr(backup_module, "_copy_sqlite", id_reused)
+    made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
+    assert made.files is not None
+    restored = tmp_path / "restored"
+    with tarfile.open(made.files) as archive:
+        archive.extractall(restored, filter="data")
+    assert (restored / "frames/000001/region_000042.png").read_bytes() == b"the mask of region 42 in the copy"
+
+
+def test_a_folder_that_cannot_be_read_refuses_the_backup_and_publishes_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    settings.runs_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings.runs_dir.write_bytes(b"not a folder")  # os.walk cannot list it, as with an unreadable one
+    dest = tmp_path / "backups"
+    with pytest.raises(BackupError, match="cannot read .*runs.*no backup was made"):
+        make_backup(settings=settings, dest=dest, with_files=True)
+    assert list(dest.iterdir()) == []
 
 
 def test_postgres_without_pg_dump_is_a_clear_error(
@@ -296,7 +334,7 @@ def test_a_file_replaced_before_the_snapshot_is_archived_in_its_new_version(
     weights.write_bytes(b"1" * 1000)
     copy = backup_module._copy_sqlite
 
-    def replaced_first(*args: object) -> str:
+    def replaced_first(*args: object) -> tuple[str, int | None]:
         with published(weights) as partial:  # a run finishing its fold just before the snapshot
             partial.write_bytes(b"5" * 5000)
         return copy(*args)  # type: ignore[arg-type]
@@ -339,14 +377,16 @@ def test_a_part_that_cannot_be_published_takes_the_others_back(
     dest = tmp_path / "backups"
     publish = backup_module._publish
 
-    def archive_name_taken(folder: Path, parts: dict[Path, str]) -> None:
-        tar_name = next(name for name in parts.values() if name.endswith("-files.tar"))
-        (folder / tar_name).write_bytes(b"made by someone else meanwhile")
+    def database_name_taken(folder: Path, parts: dict[Path, str]) -> None:
+        assert list(parts.values())[-1].endswith(".sqlite3")  # the database is named last
+        (folder / list(parts.values())[-1]).write_bytes(b"made by someone else meanwhile")
         publish(folder, parts)
 
-    monkeypatch.setattr(backup_module, "_publish", archive_name_taken)
+    monkeypatch.setattr(backup_module, "_publish", database_name_taken)
     with pytest.raises(BackupError, match="exists already"):
         make_backup(settings=settings, dest=dest, with_files=True)
-    assert [p.name for p in dest.iterdir()] == [next(dest.glob("*-files.tar")).name]  # no database copy
+    taken = next(dest.glob("*.sqlite3"))
+    assert [p.name for p in dest.iterdir()] == [taken.name]  # the archive named first was taken back
+    assert taken.read_bytes() == b"made by someone else meanwhile"
     with read_scope(engine) as session:
         assert session.exec(select(AuditLog).where(AuditLog.action == BACKUP_ACTION)).all() == []
