@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -17,7 +18,7 @@ from pages.common import UPLOAD_TYPES, class_name, plain, require_role, settings
 from reviewer.catalog import list_videos
 from reviewer.run_catalog import RunSummary, list_runs
 from reviewer.run_uncertainty import PASSES, Progress
-from reviewer.screening import Screening, Verdict, overlay_folder, screen_bytes, screen_stored
+from reviewer.screening import Screening, Verdict, overlay_folder, screen_bytes, stored_source
 from reviewer.screening_ensemble import RunModel, ScreeningError, load_run_model
 from reviewer.screening_plots import probability_figure
 from reviewer.screening_progress import Stage, progress_state
@@ -74,6 +75,8 @@ class Running:
     on_verdict: Verdict
     panel: DeltaGenerator
     """Shows the early verdict, then the final one drawn over it: the verdict never blinks out."""
+    overlay: Path | None = None
+    """The early verdict's overlay video, deleted if the run is stopped before it ends."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,10 @@ def _running() -> Iterator[Running]:
     nothing more than its click: Streamlit (fast reruns) starts a new run at once and stops this one
     at its next Streamlit call, the next progress report, so the screening ends within one stage step
     and its early verdict goes with the run that drew it. Screening stores nothing; its one file is
-    the overlay video.
+    the overlay video, deleted with a stopped run (even one stopped as the bar is taken away) and with
+    the result it belonged to.
     """
-    st.session_state.pop(RESULT_KEY, None)
+    _drop_result()
     slot = st.empty()
     with slot.container():
         bar = st.progress(*progress_state(Stage.LOADING, 1, 1))
@@ -108,16 +112,29 @@ def _running() -> Iterator[Running]:
         bar.progress(fraction, text=label)
 
     def show_early(verdict: Screening) -> None:
+        running.overlay = verdict.overlay_path
         with panel.container():
             _show(verdict, early=True)
 
+    running = Running(report, show_early, panel)
+    ended = False
     try:
-        yield Running(report, show_early, panel)
-    except BaseException:
-        panel.empty()
-        raise
+        yield running
+        slot.empty()  # a Cancel can stop the run here too, after the screening itself has ended
+        ended = True
     finally:
-        slot.empty()
+        if not ended:
+            if running.overlay is not None:  # the file goes first: the calls below may stop the run
+                running.overlay.unlink(missing_ok=True)
+            panel.empty()
+            slot.empty()
+
+
+def _drop_result() -> None:
+    """Forget the result on show and delete its overlay video: it belongs to no record."""
+    dropped = st.session_state.pop(RESULT_KEY, None)
+    if isinstance(dropped, Screening) and dropped.overlay_path is not None:
+        dropped.overlay_path.unlink(missing_ok=True)
 
 
 def _run_name(run: RunSummary) -> str:
@@ -164,16 +181,18 @@ def _screen_stored(run_id: int) -> Screened | None:
         return None
     with _running() as running:
         model = _model(home.database_url, run_id, home)
-        with unit_of_work() as session:
-            result = screen_stored(
-                session=session,
-                settings=home,
-                model=model,
-                video_id=video_id,
-                overlay_dir=overlay_folder(home),
-                progress=running.progress,
-                on_verdict=running.on_verdict,
-            )
+        with unit_of_work() as session:  # read, then screen with no transaction held for minutes
+            stored = stored_source(session=session, settings=home, video_id=video_id)
+        result = screen_bytes(
+            model=model,
+            settings=home,
+            data=stored.data,
+            name=stored.name,
+            options=stored.options,
+            overlay_dir=overlay_folder(home),
+            progress=running.progress,
+            on_verdict=running.on_verdict,
+        )
     return Screened(result, running.panel)
 
 
@@ -222,7 +241,7 @@ except ScreeningError as exc:
     st.error(str(exc), icon=":material/error:")
     screened = None
 if st.session_state.pop(CANCELLED_KEY, False):  # a click as the screening ended cancels its result too
-    st.session_state.pop(RESULT_KEY, None)
+    _drop_result()
     st.info("Screening cancelled.", icon=":material/cancel:")
 if screened is not None:
     st.session_state[RESULT_KEY] = screened.result

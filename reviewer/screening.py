@@ -9,7 +9,7 @@ here is a diagnosis, and callers must say so.
 
 The ten augmented trunk passes behind the aleatoric confidence are nine tenths of the wait, so the
 verdict, the epistemic confidence and the heatmap are handed to the caller first, as soon as the one
-plain pass is done (``benchmarks/screening.py`` measures both times); the stability passes follow.
+plain pass is done (``benchmarks/uncertainty_cost.py`` measures both times); the stability passes follow.
 
 Progress is reported in the stages of :mod:`reviewer.screening_progress`.
 """
@@ -117,19 +117,23 @@ def screen_bytes(
     return _screen(model, frames, name, overlay_dir, prepared.decoded.warnings, report, on_verdict or _ignore)
 
 
-def screen_stored(
-    *,
-    session: Session,
-    settings: Settings,
-    model: RunModel,
-    video_id: int,
-    overlay_dir: Path | None = None,
-    progress: Progress | None = None,
-    on_verdict: Verdict | None = None,
-) -> Screening:
-    """Screen a stored video from its original file, cropped and cleaned exactly as when it was stored.
+@dataclasses.dataclass(frozen=True)
+class StoredSource:
+    """What screening a stored video needs from the database, read in one short unit of work."""
 
-    ``progress`` and ``on_verdict`` get the same calls as in :func:`screen_bytes`.
+    data: bytes
+    name: str
+    options: IngestOptions
+
+
+def stored_source(*, session: Session, settings: Settings, video_id: int) -> StoredSource:
+    """A stored video's original file with the crop and cleaning it was stored with.
+
+    Pass it to :func:`screen_bytes` after the session closes: screening takes minutes and needs no
+    transaction held open meanwhile.
+
+    Raises:
+        ScreeningError: when the video or its file is missing.
     """
     video = session.get(Video, video_id)
     if video is None:
@@ -143,16 +147,7 @@ def screen_stored(
         crop=Crop(video.crop_x, video.crop_y, video.crop_w, video.crop_h),
         remove_overlays=video.overlay_removal,
     )
-    return screen_bytes(
-        model=model,
-        settings=settings,
-        data=data,
-        name=video.display_name,
-        overlay_dir=overlay_dir,
-        options=options,
-        progress=progress,
-        on_verdict=on_verdict,
-    )
+    return StoredSource(data=data, name=video.display_name, options=options)
 
 
 def _screen(

@@ -73,6 +73,7 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
     at.session_state["screen_cancelled"] = True  # Cancel clicked just as that screening ended
     at.run()
     assert [i.value for i in at.info] == ["Screening cancelled."] and not at.metric
+    assert not overlays[0].exists()  # the cancelled result's heatmap video goes with it
 
     at.file_uploader(key="screen_upload").set_value(
         ("scan.mp4", b"plain text, not a video", "video/mp4")
@@ -84,6 +85,11 @@ def test_screening_an_upload_a_stored_video_and_a_bad_file(
     at.button(key="screen_stored_go").click().run()
     assert not at.error and _verdict(at) in CLASS_NAMES
     assert at.subheader[0].value != "scan.mp4"  # the stored video's name is shown now
+    first = list((live_home.home / "screening").glob("*.mp4"))
+    at.button(key="screen_stored_go").click().run()
+    assert not at.error and len(at.get("video")) == 1
+    second = list((live_home.home / "screening").glob("*.mp4"))
+    assert len(first) == len(second) == 1 and first != second  # a new result replaces the old one's file
 
 
 def test_experts_never_screen(engine: Engine, live_home: Settings) -> None:

@@ -15,7 +15,7 @@ from db.models import Prediction
 from db.session import session_scope
 from reviewer.cli import main
 from reviewer.run_uncertainty import PASSES
-from reviewer.screening import Screening, screen_bytes, screen_stored
+from reviewer.screening import Screening, screen_bytes, stored_source
 from reviewer.screening_ensemble import RunModel, ScreeningError, load_run_model
 from reviewer.screening_progress import Stage, progress_state
 from reviewer.settings import Settings, load_settings
@@ -71,7 +71,12 @@ def test_a_stored_video_screens_as_the_run_predicted_it_and_bad_input_is_refused
         ).first()
         assert stored is not None
         model = load_run_model(session=session, settings=settings, run_id=int(run.id or 0))
-        screened = screen_stored(session=session, settings=settings, model=model, video_id=stored.video_id)
+        source = stored_source(session=session, settings=settings, video_id=stored.video_id)
+        with pytest.raises(ScreeningError, match="Video 999 does not exist"):
+            stored_source(session=session, settings=settings, video_id=999)
+    screened = screen_bytes(
+        model=model, settings=settings, data=source.data, name=source.name, options=source.options
+    )
     assert screened.predicted_class == stored.predicted_class
     assert screened.probabilities == pytest.approx(stored.probabilities, abs=2e-3)  # same frames, same trunk
     assert screened.overlay_path is None  # nothing rendered unless asked
