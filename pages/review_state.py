@@ -55,7 +55,7 @@ class Current:
     stale: str | None = None
     problems: tuple[str, ...] = ()
     unfinished: tuple[str, ...] = ()
-    """Required values a refused "finish" still lacked; the draft itself was saved."""
+    """Required values a refused "finish" still lacked; the draft was saved, unless nothing was given."""
     reload: bool = False
     """Set by "Reload the latest version": the next run reads the answer again, keeping the clock."""
 
@@ -196,7 +196,11 @@ def save(*, complete: bool) -> bool:
 
 def finish() -> bool:
     """Complete the answer; when required values are missing, save the draft and its time instead,
-    and keep what is left to do, so the expert reads "not finished yet" rather than "not saved"."""
+    and keep what is left to do, so the expert reads "not finished yet" rather than "not saved".
+
+    A video left untouched stores nothing (no empty answer, as :func:`keep_time`): it stays "not
+    started", and an answer another tab stored meanwhile is refused as stale at the first change.
+    """
     loaded = current()
     missing = tuple(missing_fields(loaded.draft))
     if not missing:

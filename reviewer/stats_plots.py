@@ -116,13 +116,20 @@ def preference_figure(
     shares = [f"{count / result.n_answers:.0%}" for count in counts.values()]
     figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=shares, marker_color=colors))
     test = (
-        (f"sign test over {per_video.n_videos} videos, tied videos excluded", per_video.p_value)
+        (_sign_test_scope(per_video), per_video.p_value)
         if per_video is not None
         else (f"binomial test, {result.scope}, equal answers excluded", result.p_value)
     )
     tested = "" if test[1] is None else f" ({test[0]}: p = {test[1]:.3g})"
     figure.update_layout(title=f"Preferred CAM{tested}", yaxis_title="answers")
     return figure
+
+
+def _sign_test_scope(per_video: VideoPreferenceResult) -> str:
+    """The videos the sign test used: the tied ones lean neither way and are not among them."""
+    decided = per_video.n_test + per_video.n_train
+    tied = f"; {per_video.n_tied} tied excluded" if per_video.n_tied else ""
+    return f"sign test over {decided} of {per_video.n_videos} videos{tied}"
 
 
 def peak_figure(peaks: pd.DataFrame) -> go.Figure:

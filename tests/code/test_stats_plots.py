@@ -26,7 +26,7 @@ from reviewer.stats_plots import (
     score_distribution_figure,
     time_figure,
 )
-from reviewer.stats_preference import preference_test
+from reviewer.stats_preference import preference_by_video, preference_test
 from reviewer.stats_scores import summarize_scores
 from reviewer.stats_times import time_by_position
 from tests.code.stock_study import answer
@@ -78,6 +78,18 @@ def test_preference_confusion_and_time_figures() -> None:
     assert list(confusion.data[0].x) == ["COVID-19", "Healthy", "unsure"]
     times = time_figure(time_by_position(scored()))
     assert list(times.data[0].y) == [10.0, 10.0, 10.0]
+
+
+def test_preference_title_counts_only_the_videos_the_sign_test_used() -> None:
+    answers = unblind(
+        [
+            answer(1, 10, train=1, test=3, prefer="test"),
+            answer(2, 11, train=1, test=3, prefer="test"),
+            answer(3, 12, train=1, test=1, prefer="equal"),  # a tie: leans neither way
+        ]
+    )
+    figure = preference_figure(preference_test(answers), per_video=preference_by_video(answers))
+    assert "sign test over 2 of 3 videos; 1 tied excluded: p = 0.5)" in figure.layout.title.text
 
 
 def test_location_figures() -> None:
