@@ -20,6 +20,9 @@ from reviewer.vocab import Role
 
 STUDY_PARAM = "study"
 STATE_MARKS = {True: "finished", False: "draft", None: "not started"}
+HERE_MARK = "this video"
+"""The video on screen is marked as such, not by its state: its first autosave redraws only the form,
+so a state would read "not started" while the expert answers it (the form says what is saved)."""
 HEADER_COLUMNS = (3, 1)  # title and progress wide, the jump list narrow
 INSTRUCTIONS = "Instructions for this study"
 
@@ -119,7 +122,7 @@ def _header(shown: tuple[int, int], name: str, states: list[bool | None]) -> Non
             "Go to video",
             range(len(states)),
             index=position,
-            format_func=lambda p: f"{p + 1} ({STATE_MARKS[states[p]]})",
+            format_func=lambda p: f"{p + 1} ({HERE_MARK if p == position else STATE_MARKS[states[p]]})",
             key=f"review_jump_{position}",
             on_change=lambda: move(shown, st.session_state[f"review_jump_{position}"]),
         )

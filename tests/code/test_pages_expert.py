@@ -180,6 +180,8 @@ def test_a_stale_revision_shows_a_message_and_overwrites_nothing(engine: Engine,
     save(engine, world, 0, FULL, expected=None)
     at = page(expert, study=world.study_id)
     assert subheaders(at) == ["Pilot · video 2 of 4"]
+    marks = ["1 (finished)", "2 (this video)", "3 (not started)", "4 (not started)"]
+    assert at.selectbox(key="review_jump_1").options == marks
     at.selectbox(key="review_jump_1").set_value(0).run()
     assert subheaders(at) == ["Pilot · video 1 of 4"]
     save(engine, world, 0, dataclasses.replace(FULL, score_b=3), expected=1)  # another tab
