@@ -2,41 +2,32 @@
 
 A SQLite database is copied with SQLite's online backup API from one pinned snapshot (WAL readers never
 block writers), checked with ``PRAGMA integrity_check`` and its Alembic revision read back; a
-PostgreSQL database is dumped by ``pg_dump``, never by hand. Every file is written under a temporary
-name in the destination and published under its final name only once it is complete and checked,
-without ever replacing an existing file: a backup folder only ever holds whole, verified backups.
+PostgreSQL database is dumped by ``pg_dump``, never by hand (both in :mod:`reviewer.backup_database`).
+Every file is written under a temporary name in the destination and published under its final name
+only once it is complete and checked, without ever replacing an existing file: a backup folder only
+ever holds whole, verified backups.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sqlite3
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import URL, text
 from sqlalchemy.engine import make_url
 
-from db.session import make_engine, read_scope, session_scope
+from db.session import make_engine, session_scope
 from reviewer.audit import record
+from reviewer.backup_database import BackupError, copy_sqlite, dump_postgres, find_pg_dump
 from reviewer.backup_files import Archived, archive_files
 from reviewer.settings import Settings
 
 BACKUP_ACTION = "backup.made"
-STEP_PAGES = 256
-"""Pages copied per backup step (1 MiB at the default page size): the copy proceeds in small pieces."""
 _SIDECARS = ("-journal", "-wal", "-shm")
-
-
-class BackupError(ValueError):
-    """A backup that cannot be made as asked; the message says why and nothing half-written is left."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,7 @@ def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: dateti
             or the copy failed its checks.
     """
     url = make_url(settings.database_url)
-    pg_dump = _pg_dump() if url.get_backend_name() == "postgresql" else None
+    pg_dump = find_pg_dump() if url.get_backend_name() == "postgresql" else None
     folder = _destination(settings, dest)
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     db_name = f"lusreview-{stamp}.{'dump' if pg_dump else 'sqlite3'}"
@@ -85,9 +76,9 @@ def make_backup(*, settings: Settings, dest: Path, with_files: bool, now: dateti
         archived = _archive(settings, tar, {}, None) if tar else {}
         snapshot_ns: int | None
         if pg_dump:
-            revision, snapshot_ns = _dump_postgres(pg_dump, url, database)
+            revision, snapshot_ns = dump_postgres(pg_dump, url, database)
         else:
-            revision, snapshot_ns = _copy_sqlite(settings, url, database)
+            revision, snapshot_ns = copy_sqlite(settings, url, database)
         if tar:
             archived = _archive(settings, tar, archived, snapshot_ns)
         _publish(folder, {**({tar: tar_name} if tar else {}), database: db_name})
@@ -173,94 +164,6 @@ def _publish(folder: Path, parts: dict[Path, str]) -> None:
         os.fsync(directory)  # the names themselves survive a crash
     finally:
         os.close(directory)
-
-
-def _copy_sqlite(settings: Settings, url: URL, target: Path) -> tuple[str, int | None]:
-    """Copy the live SQLite file into ``target`` in steps, then check the copy.
-
-    In WAL mode (the app's, see ``db.session``) a reader never blocks a writer, so the copy pins one
-    read snapshot for all its steps: the app commits on meanwhile, and the copy neither restarts nor
-    mixes two states. Any other journal mode is copied step by step without pinning, so that writers
-    wait at most one step. The copy is switched to a rollback journal: one self-contained file.
-
-    Returns:
-        The copy's Alembic revision, and the time (ns) just before its snapshot began; None when
-        nothing was pinned, so the copy's state is that of some moment during it.
-    """
-    source = Path(url.database or "")
-    if not url.database or url.database == ":memory:" or not source.is_file():
-        raise BackupError(f"there is no database file at {source} to back up (run `lusreview init` first)")
-    timeout = settings.sqlite_busy_timeout_ms / 1000
-    with (
-        closing(sqlite3.connect(source, timeout=timeout, isolation_level=None)) as live,
-        closing(sqlite3.connect(target, isolation_level=None)) as copy,
-    ):
-        pinned = live.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        snapshot_ns = time.time_ns() if pinned else None
-        if pinned:
-            live.execute("BEGIN")
-            live.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
-        live.backup(copy, pages=STEP_PAGES)
-        if pinned:
-            live.execute("COMMIT")
-        copy.execute("PRAGMA journal_mode=DELETE")
-    return _checked_revision(target), snapshot_ns
-
-
-def _checked_revision(copy_path: Path) -> str:
-    """The Alembic revision of a copied SQLite file, after it passed ``PRAGMA integrity_check``."""
-    with closing(sqlite3.connect(copy_path)) as copy:
-        problems = [row[0] for row in copy.execute("PRAGMA integrity_check")]
-        if problems != ["ok"]:
-            raise BackupError(f"the copy failed its integrity check: {'; '.join(problems[:5])}")
-        try:
-            row = copy.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.OperationalError:
-            row = None
-    if row is None:
-        raise BackupError("the database has no Alembic revision (run `lusreview init` first)")
-    return str(row[0])
-
-
-def _pg_dump() -> str:
-    """The ``pg_dump`` on PATH: PostgreSQL's own tool is the only safe way to copy its databases."""
-    found = shutil.which("pg_dump")
-    if found is None:
-        raise BackupError(
-            "backing up PostgreSQL needs pg_dump (the PostgreSQL client tools, the server's version or "
-            "newer) on PATH; none was found"
-        )
-    return found
-
-
-def _dump_postgres(pg_dump: str, url: URL, target: Path) -> tuple[str, int]:
-    """Dump the database in pg_dump's custom format into ``target``.
-
-    pg_dump gets the app's own URL as its connection string (with every libpq parameter in its query,
-    such as a socket ``host`` or ``sslrootcert``, so it dumps the database the app uses), minus the
-    password: that goes through ``PGPASSWORD``, never onto a command line that other users can list.
-
-    Returns:
-        The dump's Alembic revision, and the time (ns) just before pg_dump started, which takes its
-        snapshot as it connects.
-    """
-    plain = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
-    conninfo = plain.render_as_string(hide_password=False)
-    env = {**os.environ, **({"PGPASSWORD": str(url.password)} if url.password else {})}
-    command = [pg_dump, "--format=custom", "--no-password", f"--file={target}", f"--dbname={conninfo}"]
-    started_ns = time.time_ns()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise BackupError(f"pg_dump failed: {done.stderr.strip() or f'exit status {done.returncode}'}")
-    if target.stat().st_size == 0:
-        raise BackupError("pg_dump wrote an empty file")
-    engine = make_engine(url.render_as_string(hide_password=False))
-    try:
-        with read_scope(engine) as session:
-            revision = str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
-    finally:
-        engine.dispose()
-    return revision, started_ns
 
 
 def _record(settings: Settings, backup: Backup) -> None:

@@ -191,7 +191,7 @@ def test_a_file_removed_after_the_snapshot_stays_archived_and_one_written_after_
     old, new = home / "assets/ab/old.npz", home / "assets/cd/new.npz"
     old.parent.mkdir(parents=True)
     old.write_bytes(b"the asset the snapshot's rows name")
-    copy = backup_module._copy_sqlite
+    copy = backup_module.copy_sqlite
 
     def remade_meanwhile(*args: object) -> tuple[str, int | None]:
         copied = copy(*args)  # type: ignore[arg-type]
@@ -201,7 +201,7 @@ def test_a_file_removed_after_the_snapshot_stays_archived_and_one_written_after_
         new.write_bytes(b"its replacement, named by no row of the copy")
         return copied
 
-    monkeypatch.setattr(backup_module, "_copy_sqlite", remade_meanwhile)
+    monkeypatch.setattr(backup_module, "copy_sqlite", remade_meanwhile)
     made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
     assert made.files is not None
     with tarfile.open(made.files) as archive:
@@ -215,7 +215,7 @@ def test_a_file_replaced_after_the_snapshot_keeps_the_version_the_copy_names(
     mask = settings.home / "frames/000001/region_000042.png"
     mask.parent.mkdir(parents=True)
     mask.write_bytes(b"the mask of region 42 in the copy")
-    copy = backup_module._copy_sqlite
+    copy = backup_module.copy_sqlite
 
     def id_reused(*args: object) -> tuple[str, int | None]:
         copied = copy(*args)  # type: ignore[arg-type]
@@ -224,7 +224,7 @@ def test_a_file_replaced_after_the_snapshot_keeps_the_version_the_copy_names(
             partial.write_bytes(b"another shape, drawn after the snapshot")
         return copied
 
-    monkeypatch.setattr(backup_module, "_copy_sqlite", id_reused)
+    monkeypatch.setattr(backup_module, "copy_sqlite", id_reused)
     made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
     assert made.files is not None
     restored = tmp_path / "restored"
@@ -332,14 +332,14 @@ def test_a_file_replaced_before_the_snapshot_is_archived_in_its_new_version(
     weights = settings.home / "runs/run-00001/fold-0.weights.h5"
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"1" * 1000)
-    copy = backup_module._copy_sqlite
+    copy = backup_module.copy_sqlite
 
     def replaced_first(*args: object) -> tuple[str, int | None]:
         with published(weights) as partial:  # a run finishing its fold just before the snapshot
             partial.write_bytes(b"5" * 5000)
         return copy(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(backup_module, "_copy_sqlite", replaced_first)
+    monkeypatch.setattr(backup_module, "copy_sqlite", replaced_first)
     made = make_backup(settings=settings, dest=tmp_path / "backups", with_files=True)
     assert made.files is not None
     restored = tmp_path / "restored"
