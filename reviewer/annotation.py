@@ -19,6 +19,7 @@ from reviewer.study_base import row_id
 from reviewer.vocab import LabelAction, LusClass
 
 MAX_REASON = 1000
+OWN_LABEL = "You gave this label yourself; another annotator has to review it."
 STALE = "This label was changed by someone else since you opened it; reload the video and decide again."
 
 
@@ -40,7 +41,8 @@ def change_label(
 
     ``approve`` confirms the current label (and needs no reason), ``change`` replaces it (and needs
     one, so a later reader knows why), ``set`` gives a first label or an annotator's own correction.
-    Without ``action``, a first label is a set, keeping the current one an approval, any other a change.
+    Without ``action``, a first label is a set, keeping the current one an approval (or, when the
+    actor gave it, their own set: nobody approves their own label), any other a change.
     Pass ``expected_label_id`` (the latest history row the user saw) to refuse a decision made on a
     label someone else changed meanwhile. The row is flushed, so its ``id`` can be linked to.
 
@@ -50,7 +52,7 @@ def change_label(
     """
     video = video_or_error(session=session, video_id=video_id)
     new = _class(label)
-    kind = _action(action, current=video.label, new=new)
+    kind = _four_eyes(session, video, _action(action, current=video.label, new=new), action, actor_id)
     _check_decision(session, video, new, kind, expected_label_id)
     note = _reason(reason, required=kind is LabelAction.CHANGE)
     return _append(
@@ -99,7 +101,7 @@ def review_label(
     if latest is None:
         raise AnnotationError("This video has no label to review yet.")
     if latest.user_id == reviewer_id:
-        raise AnnotationError("You gave this label yourself; another annotator has to review it.")
+        raise AnnotationError(OWN_LABEL)
     return change_label(
         session=session,
         video_id=video_id,
@@ -128,6 +130,23 @@ def _check_decision(
         raise AnnotationError("Only the current label can be approved; to replace it, give a reason.")
     if kind is LabelAction.CHANGE and video.label == new.value:
         raise AnnotationError(f"The label already is {new.label}; approve it instead of changing it.")
+
+
+def _four_eyes(
+    session: Session, video: Video, kind: LabelAction, asked: LabelAction | str | None, actor_id: int | None
+) -> LabelAction:
+    """Nobody approves their own label: keeping it (the queue's "Confirm") is their own ``set``.
+
+    So it still waits for a second annotator; an explicit approval of it is refused.
+    """
+    if kind is not LabelAction.APPROVE or actor_id is None:
+        return kind
+    latest = latest_label(session=session, video_id=row_id(video))
+    if latest is None or latest.user_id != actor_id:
+        return kind
+    if asked is not None:
+        raise AnnotationError(OWN_LABEL)
+    return LabelAction.SET
 
 
 def _action(action: LabelAction | str | None, *, current: str | None, new: LusClass) -> LabelAction:

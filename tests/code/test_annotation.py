@@ -109,6 +109,23 @@ def test_a_failure_after_the_label_rolls_the_whole_action_back(
         label(engine, 404, "viral", people["ann"], reason="r")
 
 
+def test_keeping_ones_own_label_is_no_approval_and_it_still_waits_for_review(
+    engine: Engine, people: dict[str, int], video_id: int
+) -> None:
+    ann, bob = people["ann"], people["bob"]
+    label(engine, video_id, "covid", ann, reason=None, action="set")
+    kept = label(engine, video_id, "covid", ann, reason=None)  # the relabel queue's "Confirm COVID-19"
+    assert kept.action == "set"
+    with Session(engine) as session:
+        (pending,) = pending_reviews(session=session, reviewer_id=bob)
+    assert pending.label_id == kept.id
+    with pytest.raises(AnnotationError, match="You gave this label yourself"):
+        label(engine, video_id, "covid", ann, reason=None, action="approve")
+    assert label(engine, video_id, "covid", bob, reason=None).action == "approve"  # the second pair of eyes
+    with Session(engine) as session:
+        assert pending_reviews(session=session, reviewer_id=bob) == []
+
+
 def test_second_annotator_reviews_and_nobody_reviews_their_own_label(
     engine: Engine, people: dict[str, int], video_id: int
 ) -> None:
