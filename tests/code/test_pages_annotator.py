@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from db.models import AuditLog, Frame, PatternTag, Region, Video, VideoLabel
 from db.session import session_scope
+from reviewer.annotation import change_label
 from reviewer.annotation_canvas import Scale, crop_drawing, pattern_colour, regions_drawing
 from reviewer.annotation_form import STALE_FORM, AnnotationForm, annotation_state, save_annotation
 from reviewer.frames import Crop
@@ -118,7 +120,7 @@ def test_label_form_and_review_write_history_and_audit(home: Settings, db: Engin
     assert "by annotator" in reviewer.selectbox(key="annot_review_pick").format_func(
         reviewer.selectbox(key="annot_review_pick").value
     )
-    reviewer = reviewer.button(key="annot_review_approve").click().run()
+    reviewer = approve_button(reviewer).click().run()
     assert not reviewer.exception
     assert reviewer.success and "Approved: Viral pneumonia" in reviewer.success[0].value
     own = page(annotator, "annotator")
@@ -136,6 +138,44 @@ def test_label_form_and_review_write_history_and_audit(home: Settings, db: Engin
         ).all()
     assert labels == [("change", "viral", annotator), ("approve", "viral", second)]
     assert audit == [("label.change", annotator), ("label.approve", second)]
+
+
+def approve_button(at: AppTest) -> Any:
+    (button,) = [b for b in at.button if b.label == "Approve"]
+    return button
+
+
+def test_a_review_of_a_label_changed_meanwhile_is_refused_and_writes_nothing(
+    home: Settings, db: Engine
+) -> None:
+    annotator, second = user_id(db, "annotator"), user_id(db, "second")
+    with Session(db) as session:
+        videos = session.exec(select(Video.id).order_by(col(Video.id))).all()[:2]
+    for video, label in zip(videos, (LusClass.VIRAL, LusClass.HEALTHY), strict=True):
+        relabel(db, video, label, annotator)
+    reviewer = page(second, "second")
+    reviewer.selectbox(key="annot_review_pick").set_value(videos[1]).run()
+    assert any("Healthy" in m.value for m in reviewer.markdown)
+    relabel(
+        db, videos[1], LusClass.COVID, annotator
+    )  # the annotator changes the label on show, in another tab
+    before = labels_of(db)
+    reviewer = approve_button(reviewer).click().run()
+    (refusal,) = [e.value for e in reviewer.error]
+    assert "This label was changed by someone else" in refusal
+    assert labels_of(db) == before  # neither the new label nor the other video was approved
+    assert reviewer.selectbox(key="annot_review_pick").value == videos[1]  # the same video, now COVID-19
+    assert any("COVID-19" in m.value for m in reviewer.markdown)
+
+
+def relabel(engine: Engine, video_id: int, label: LusClass, who: int) -> None:
+    with session_scope(engine) as session:
+        change_label(session=session, video_id=video_id, label=label, reason="looked again", actor_id=who)
+
+
+def labels_of(engine: Engine) -> list[tuple[int, str, str]]:
+    with Session(engine) as session:
+        return list(session.exec(select(VideoLabel.video_id, VideoLabel.action, VideoLabel.label)).all())
 
 
 def test_regions_drawn_on_the_canvas_are_stored(home: Settings, db: Engine) -> None:
