@@ -3,7 +3,8 @@
 Regions are drawn on the stored frames (what the model sees) and converted to frame pixels by
 :mod:`reviewer.annotation_canvas`. The canvas opens with one's own stored regions of the frame, each in
 its pattern's colour, so they can be moved, reshaped or deleted; a save replaces them with what is on
-the canvas in one unit of work, and the canvas reloads from the database under a new key.
+the canvas in one unit of work, and the canvas reloads from the database under a new key. A save is
+refused if one's regions on the frame changed elsewhere since the canvas opened (another tab).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from reviewer.annotation_canvas import (
 )
 from reviewer.catalog import CatalogError, FrameInfo, list_videos, resolve_file, video_detail
 from reviewer.region_lookup import RegionInfo, frame_overlay, list_regions
-from reviewer.region_store import replace_regions
+from reviewer.region_store import STALE_REGIONS, replace_regions
 from reviewer.vocab import Pattern
 
 PICK_LIMIT = 100
@@ -101,10 +102,12 @@ def _canvas(
         return
     round_ = st.session_state.get(ROUND_KEY, 0)
     key = f"annot_regions_{video_id}_{frame.index}_{round_}"
-    drawn = _drawn_regions(image, tool, pattern, own, key=key)
+    # The canvas keeps what it opened with: redrawn from a fresher read it would drop unsaved shapes.
+    opened: list[RegionInfo] = st.session_state.setdefault(f"{key}_opened", own)
+    drawn = _drawn_regions(image, tool, pattern, opened, key=key)
     label = f"Save {len(drawn)} shape{'s' if len(drawn) != 1 else ''} on this frame"
     if not st.button(
-        label, key=f"annot_regions_save_{video_id}", disabled=not (drawn or own), type="primary"
+        label, key=f"annot_regions_save_{video_id}", disabled=not (drawn or opened), type="primary"
     ):
         return
     try:
@@ -116,12 +119,20 @@ def _canvas(
                 frame_index=frame.index,
                 regions=drawn,
                 actor_id=user.id,
+                expected_ids=[r.id for r in opened],
             )
     except AnnotationError as exc:
         st.error(str(exc), icon=":material/error:")
+        if str(exc) == STALE_REGIONS:
+            st.button("Reload the stored regions", key=f"annot_regions_reload_{video_id}", on_click=_reload)
         return
-    st.session_state[ROUND_KEY] = round_ + 1  # a new key reloads the canvas from what was stored
+    _reload()
     st.rerun()
+
+
+def _reload() -> None:
+    """Open the canvas afresh from the stored regions, under a new key."""
+    st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
 
 
 def _drawn_regions(

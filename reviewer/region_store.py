@@ -27,6 +27,10 @@ from reviewer.study_base import row_id
 from reviewer.vocab import Pattern
 
 MAX_SHAPES = 50  # per save: more is a runaway canvas, not an annotation
+STALE_REGIONS = (
+    "Your regions on this frame were changed elsewhere (another tab?) since this canvas opened, so nothing "
+    "was saved. Reload the stored regions, then draw your changes again."
+)
 SAME_PX = 0.05  # a coordinate that moved less than this came back unchanged from the canvas
 
 
@@ -70,6 +74,7 @@ def replace_regions(
     frame_index: int,
     regions: Sequence[tuple[Pattern | str, Shape | str, Mapping[str, Any]]],
     actor_id: int,
+    expected_ids: Sequence[int] | None = None,
 ) -> list[Region]:
     """Make one's own regions on one frame exactly ``regions``, the edited canvas, in one action.
 
@@ -78,9 +83,13 @@ def replace_regions(
     :func:`save_regions`. Other people's regions on the frame are left alone. Every shape is checked
     before anything is written, so a refusal leaves the stored regions as they were.
 
+    ``expected_ids`` are the ids of one's regions on the frame when the canvas opened with them. If the
+    stored ones differ (saved from another tab since), the save is refused: the canvas never showed
+    them, and replacing would delete them unseen.
+
     Raises:
-        AnnotationError: for an unknown video, frame or pattern, too many shapes, or a shape whose
-            geometry is invalid (the message says which one).
+        AnnotationError: for an unknown video, frame or pattern, too many shapes, a shape whose
+            geometry is invalid (the message says which one), or regions changed since the canvas opened.
     """
     video, frame = frame_or_error(session=session, video_id=video_id, frame_index=frame_index)
     if len(regions) > MAX_SHAPES:
@@ -98,6 +107,8 @@ def replace_regions(
             .order_by(col(Region.id))
         )
     )
+    if expected_ids is not None and sorted(row_id(r) for r in old) != sorted(expected_ids):
+        raise AnnotationError(STALE_REGIONS)
     result: list[Region] = []
     for kind, shape, geometry in wanted:
         same = next((r for r in old if _unchanged(r, kind, shape, geometry)), None)

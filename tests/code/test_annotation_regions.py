@@ -189,6 +189,7 @@ def replace(
     video_id: int,
     actor: int,
     regions: Sequence[tuple[str, Shape, Mapping[str, Any]]],
+    expected_ids: Sequence[int] | None = None,
 ) -> list[Region]:
     """Replace one's regions on frame 0 as one unit of work."""
     with session_scope(engine) as session:
@@ -199,7 +200,23 @@ def replace(
             frame_index=0,
             regions=regions,
             actor_id=actor,
+            expected_ids=expected_ids,
         )
+
+
+def test_replace_refuses_when_ones_regions_changed_since_the_canvas_opened(
+    engine: Engine, settings: Settings, people: dict[str, int], video_id: int
+) -> None:
+    rect = {"x": 2.0, "y": 3.0, "w": 4.0, "h": 2.0}
+    (seen,) = draw(engine, settings, video_id, people["ann"], [(Shape.RECT, rect)])
+    (unseen,) = draw(engine, settings, video_id, people["ann"], [(Shape.RECT, rect)], pattern="a_lines")
+    draw(engine, settings, video_id, people["bob"], [(Shape.RECT, rect)])  # others' regions do not count
+    before = (stored(engine, video_id), rows(engine, AuditLog))
+    with pytest.raises(AnnotationError, match="changed elsewhere"):
+        replace(engine, settings, video_id, people["ann"], [], expected_ids=[int(seen.id or 0)])
+    assert (stored(engine, video_id), rows(engine, AuditLog)) == before
+    ids = [int(unseen.id or 0), int(seen.id or 0)]
+    assert replace(engine, settings, video_id, people["ann"], [], expected_ids=ids) == []
 
 
 def stored(engine: Engine, video_id: int) -> list[tuple[int, str, str, dict[str, object], int | None]]:

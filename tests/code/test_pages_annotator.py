@@ -208,6 +208,34 @@ def test_regions_drawn_on_the_canvas_are_stored(home: Settings, db: Engine) -> N
     assert [image.captions for image in at.get("image")][-1] == ["Stored regions on this frame"]
 
 
+def test_a_canvas_never_deletes_regions_saved_from_another_tab_since_it_opened(
+    home: Settings, db: Engine
+) -> None:
+    annotator = user_id(db, "annotator")
+    at = page(annotator, "annotator")
+    video_id = int(at.selectbox(key="annot_video").value or 0)
+    canvas = f"annot_regions_{video_id}_0_0"
+    rect = {"type": "rect", "left": 0, "top": 0, "width": 140, "height": 70, "strokeWidth": 0}
+    at.session_state[canvas] = {"drawing": {"raw": {"objects": [rect]}, "data": None}, "backgroundFit": None}
+    at = at.run()  # this tab's canvas, opened with no stored region, now holds one new rectangle
+    with session_scope(db) as session:  # the same annotator saves a consolidation from another tab
+        (other_tab,) = save_regions(
+            session=session,
+            settings=home,
+            video_id=video_id,
+            frame_index=0,
+            pattern=Pattern.CONSOLIDATION,
+            shapes=[(Shape.RECT, {"x": 30.0, "y": 30.0, "w": 8.0, "h": 8.0})],
+            actor_id=annotator,
+        )
+    at = at.button(key=f"annot_regions_save_{video_id}").click().run()
+    assert "changed elsewhere (another tab?)" in at.error[0].value
+    with Session(db) as session:
+        assert [r.id for r in session.exec(select(Region))] == [other_tab.id]  # kept, nothing added
+    at = at.button(key=f"annot_regions_reload_{video_id}").click().run()
+    assert not at.error and f"annot_regions_{video_id}_0_1_opened" in at.session_state
+
+
 def test_stored_regions_open_on_the_canvas_and_a_save_replaces_them(home: Settings, db: Engine) -> None:
     annotator, second = user_id(db, "annotator"), user_id(db, "second")
     video_id = int(page(annotator, "annotator").selectbox(key="annot_video").value or 0)
