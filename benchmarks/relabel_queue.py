@@ -34,7 +34,8 @@ from sqlmodel import col, select
 from db.models import Answer, Prediction, RelabelItem, Study, StudyItem, User, Video
 from db.session import session_scope
 from reviewer.context import open_engine
-from reviewer.relabel_queue import QueueError, build_queue
+from reviewer.relabel_claims import QueueError
+from reviewer.relabel_queue import build_queue
 from reviewer.relabel_strategies import Strategy, label_margin
 from reviewer.seed import seed_demo
 from reviewer.settings import load_settings

@@ -14,7 +14,8 @@ import streamlit as st
 
 from pages.common import Viewer, engine, fragment_guard, require_role, settings, unit_of_work
 from pages.queue_item import REFUSAL_KEY, show_item
-from reviewer.relabel_queue import QueueError, QueueProgress, build_queue, next_item, queue_progress
+from reviewer.relabel_claims import QueueError, next_item
+from reviewer.relabel_queue import QueueProgress, build_queue, queue_progress
 from reviewer.relabel_strategies import Strategy
 from reviewer.relabel_view import QueueRun, ViewError, queue_runs, retrain_config, run_state
 from reviewer.run_jobs import JobError, start_training

@@ -10,7 +10,8 @@ import streamlit as st
 from pages.common import THUMBNAIL_PX, Viewer, class_name, plain, settings, unit_of_work
 from reviewer.annotation import MAX_REASON, AnnotationError
 from reviewer.catalog import CatalogError, resolve_file
-from reviewer.relabel_queue import QueueError, resolve_item, skip_item
+from reviewer.relabel_claims import QueueError, skip_item
+from reviewer.relabel_queue import resolve_item
 from reviewer.relabel_strategies import Strategy
 from reviewer.relabel_view import ItemView, ViewError, item_view
 from reviewer.vocab import LusClass

@@ -1,36 +1,27 @@
-"""The relabel queue of a model run: build it, hand out items with expiring claims, skip and resolve.
+"""The relabel queue of a model run: build and rank it, count its progress, resolve its items.
 
-Claims live in the database, so two annotators never work on the same video at once, even on two
-servers: an item is claimed by a compare-and-set UPDATE that only succeeds while the item is open and
-unclaimed (or its claim has expired). SQLite serialises writers (``BEGIN IMMEDIATE``); on PostgreSQL
-the loser's UPDATE re-checks the row after the winner commits, matches nothing, and tries the next
-item. A claim that expires (the annotator walked away) makes the item available again by itself.
-
-A skipped item keeps the skipper as its last claimant with an already expired claim: it is free for
-everyone, and the skipper is offered other items first.
+Resolving an item (confirming or changing the video's label) settles every open item of its video, in
+every queue; handing items out under expiring claims is :mod:`reviewer.relabel_claims`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
 
-from sqlalchemy import CursorResult, case, func, or_, update
+from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from db.models import ModelRun, RelabelItem, Video, VideoLabel, aware, utcnow
+from db.models import ModelRun, RelabelItem, Video, VideoLabel, utcnow
 from reviewer.annotation import change_label
 from reviewer.audit import record
+from reviewer.relabel_claims import DONE, OPEN, QueueError, held_item
 from reviewer.relabel_evidence import video_evidence
 from reviewer.relabel_strategies import Strategy, rank
-from reviewer.vocab import QueueStatus, RunStatus
+from reviewer.study_base import row_id
+from reviewer.vocab import RunStatus
 
-DEFAULT_CLAIM = timedelta(minutes=15)
-CLAIM_ATTEMPTS = 20
-"""Items tried per request when other annotators keep winning the race; then the queue looks busy."""
-OPEN, DONE = QueueStatus.OPEN.value, QueueStatus.DONE.value
 NOTHING_TO_RANK = {
     Strategy.EPISTEMIC: "This run stores no epistemic confidence.",
     Strategy.ALEATORIC: "This run stores no aleatoric confidence.",
@@ -38,10 +29,6 @@ NOTHING_TO_RANK = {
     Strategy.LABEL_DISAGREEMENT: "None of this run's videos has a label.",
     Strategy.EXPERT_DISAGREEMENT: "No expert has guessed the class of this run's labelled videos yet.",
 }
-
-
-class QueueError(ValueError):
-    """A queue request that cannot be honoured; the message is safe to show."""
 
 
 @dataclass(frozen=True)
@@ -118,85 +105,6 @@ def queue_progress(
     return QueueProgress(total=int(total), done=int(done or 0), claimed=int(claimed or 0))
 
 
-def _free(moment: datetime) -> Any:
-    return or_(col(RelabelItem.claimed_until).is_(None), col(RelabelItem.claimed_until) <= moment)
-
-
-def next_item(
-    *,
-    session: Session,
-    run_id: int,
-    strategy: Strategy,
-    user_id: int,
-    claim_for: timedelta = DEFAULT_CLAIM,
-    now: datetime | None = None,
-) -> RelabelItem | None:
-    """The caller's current item: the one they already hold, else the best free one, claimed for them.
-
-    Taking a new item releases the caller's claims in other queues (runs or strategies), so looking
-    at another queue never keeps videos away from colleagues for the rest of the claim.
-
-    Returns None when every open item is resolved or held by someone else.
-    """
-    moment = now or utcnow()
-    queue = select(RelabelItem).where(
-        RelabelItem.run_id == run_id, RelabelItem.strategy == strategy.value, RelabelItem.status == OPEN
-    )
-    held = queue.where(RelabelItem.claimed_by_id == user_id, col(RelabelItem.claimed_until) > moment)
-    current = session.exec(held.order_by(col(RelabelItem.rank))).first()
-    if current is not None:
-        return current
-    _release_claims(session, user_id, moment)
-    skipped_by_me = case((col(RelabelItem.claimed_by_id) == user_id, 1), else_=0)
-    for _ in range(CLAIM_ATTEMPTS):
-        order = (skipped_by_me, col(RelabelItem.rank), col(RelabelItem.id))
-        candidate = session.exec(queue.where(_free(moment)).order_by(*order)).first()
-        if candidate is None:
-            return None
-        claim = (
-            update(RelabelItem)
-            .where(col(RelabelItem.id) == candidate.id, col(RelabelItem.status) == OPEN, _free(moment))
-            .values(claimed_by_id=user_id, claimed_until=moment + claim_for)
-            .execution_options(synchronize_session=False)  # the winner refreshes its row below
-        )
-        if cast(CursorResult[Any], session.execute(claim)).rowcount == 1:
-            session.refresh(candidate)
-            return candidate
-        session.expire(candidate)
-    return None
-
-
-def _release_claims(session: Session, user_id: int, moment: datetime) -> None:
-    """One video per annotator: claims they hold in other queues end when they take a new item."""
-    release = (
-        update(RelabelItem)
-        .where(col(RelabelItem.claimed_by_id) == user_id, col(RelabelItem.claimed_until) > moment)
-        .values(claimed_until=moment)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(release)
-
-
-def _held(session: Session, item_id: int, user_id: int, moment: datetime) -> RelabelItem:
-    """The item, locked, if it is open and nobody else holds a live claim on it."""
-    item = session.exec(select(RelabelItem).where(RelabelItem.id == item_id).with_for_update()).first()
-    if item is None or item.status != OPEN:
-        raise QueueError("Someone has already resolved this video.")
-    taken = item.claimed_until is not None and aware(item.claimed_until) > moment
-    if item.claimed_by_id != user_id and taken:
-        raise QueueError("Another annotator is working on this video right now.")
-    return item
-
-
-def skip_item(*, session: Session, item_id: int, user_id: int, now: datetime | None = None) -> None:
-    """Give the item back to the queue at once; the skipper is offered other items first."""
-    moment = now or utcnow()
-    item = _held(session, item_id, user_id, moment)
-    item.claimed_by_id, item.claimed_until = user_id, moment
-    session.add(item)
-    record(session=session, action="relabel.skip", entity="relabel_item", entity_id=item_id, user_id=user_id)
-
-
 def resolve_item(
     *,
     session: Session,
@@ -218,7 +126,7 @@ def resolve_item(
         AnnotationError: for an invalid label, a change without a reason, or a stale label.
     """
     moment = now or utcnow()
-    item = _held(session, item_id, user_id, moment)
+    item = held_item(session, item_id, user_id, moment)
     previous = session.get_one(Video, item.video_id).label
     written = change_label(
         session=session,
@@ -228,9 +136,7 @@ def resolve_item(
         actor_id=user_id,
         expected_label_id=expected_label_id,
     )
-    item.status, item.resolved_by_id, item.resolved_at = DONE, user_id, moment
-    item.claimed_by_id, item.claimed_until, item.label_id = None, None, written.id
-    session.add(item)
+    settled = _settle(session, item.video_id, user_id, moment, written)
     record(
         session=session,
         action="relabel.resolve",
@@ -241,5 +147,23 @@ def resolve_item(
         previous=previous,
         label=written.label,
         changed=previous != written.label,
+        also_settled=[row_id(other) for other in settled if other.id != item_id],
     )
     return written
+
+
+def _settle(
+    session: Session, video_id: int, user_id: int, moment: datetime, decision: VideoLabel
+) -> list[RelabelItem]:
+    """Close every open item of the video, in every queue: one look at its label answers them all.
+
+    Left open, the video would come back from another strategy or run, ranked on evidence about the
+    label as it was, to an annotator who cannot see that it was just decided.
+    """
+    query = select(RelabelItem).where(RelabelItem.video_id == video_id, RelabelItem.status == OPEN)
+    items = list(session.exec(query.order_by(col(RelabelItem.id)).with_for_update()))
+    for item in items:
+        item.status, item.resolved_by_id, item.resolved_at = DONE, user_id, moment
+        item.claimed_by_id, item.claimed_until, item.label_id = None, None, decision.id
+        session.add(item)
+    return items

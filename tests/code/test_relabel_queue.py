@@ -22,14 +22,8 @@ from db.models import (
 )
 from db.session import session_scope
 from reviewer.annotation import AnnotationError
-from reviewer.relabel_queue import (
-    QueueError,
-    build_queue,
-    next_item,
-    queue_progress,
-    resolve_item,
-    skip_item,
-)
+from reviewer.relabel_claims import QueueError, next_item, skip_item
+from reviewer.relabel_queue import build_queue, queue_progress, resolve_item
 from reviewer.relabel_strategies import Strategy
 from reviewer.users import create_user
 from tests.code.stock import add_video
@@ -369,3 +363,42 @@ def test_taking_an_item_in_another_queue_releases_the_first_claim(
         )
     assert other is not None and other.strategy == Strategy.ENTROPY.value
     assert _claim(engine, stocked, "bea", T0 + timedelta(minutes=1)) == "v-wrong"
+
+
+def _entropy_item(engine: Engine, ids: dict[str, int], user: str, at: datetime) -> RelabelItem | None:
+    with session_scope(engine) as session:
+        return next_item(
+            session=session, run_id=ids["run"], strategy=Strategy.ENTROPY, user_id=ids[user], now=at
+        )
+
+
+def test_a_video_held_in_one_queue_is_not_handed_out_by_another_and_resolving_settles_both(
+    engine: Engine, stocked: dict[str, int]
+) -> None:
+    top = stocked[EXPECTED_ORDER[0]]
+    with session_scope(engine) as session:
+        build_queue(session=session, run_id=stocked["run"], strategy=Strategy.ENTROPY, user_id=None)
+        entropy_top = session.exec(
+            select(RelabelItem).where(RelabelItem.strategy == "entropy", RelabelItem.video_id == top)
+        ).one()
+        entropy_top.rank = -1  # the same video first in both queues
+        session.add(entropy_top)
+    held = _entropy_item(engine, stocked, "bea", T0)
+    assert held is not None and held.video_id == top
+    # ann's label queue starts with the video bea holds through the entropy queue: she gets the next
+    assert _claim(engine, stocked, "ann", T0) == EXPECTED_ORDER[1]
+    with session_scope(engine) as session:
+        resolve_item(
+            session=session, item_id=int(held.id or 0), user_id=stocked["bea"], label="covid", now=T0
+        )
+    with Session(engine) as session:
+        items = session.exec(select(RelabelItem).where(RelabelItem.video_id == top)).all()
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "relabel.resolve")).one()
+    assert {item.strategy: item.status for item in items} == {"entropy": "done", LABELS.value: "done"}
+    assert {item.resolved_by_id for item in items} == {stocked["bea"]}
+    assert len({item.label_id for item in items}) == 1
+    (settled,) = [item for item in items if item.strategy == LABELS.value]
+    assert audit.detail["also_settled"] == [settled.id]
+    with session_scope(engine) as session:
+        progress = queue_progress(session=session, run_id=stocked["run"], strategy=LABELS)
+    assert progress.done == 1
