@@ -167,6 +167,8 @@ def _shape(obj: Mapping[str, Any], scale: Scale) -> tuple[Shape, dict[str, Any]]
     if kind not in ("rect", "polygon", "path"):
         return None
     corners = rect_corners(obj) if kind == "rect" else placed(obj, raw_points(obj, kind))
+    if not corners:  # junk points: no shape at all
+        return None
     points = [[round(c, _DIGITS) for c in _to_stored(p, scale)] for p in corners]
     if kind == "path":
         stroke = finite_number(obj, "strokeWidth", 1.0) / ((scale.x + scale.y) / 2)

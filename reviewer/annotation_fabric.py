@@ -57,20 +57,39 @@ def rect_corners(obj: Mapping[str, Any]) -> list[Point]:
 
 
 def raw_points(obj: Mapping[str, Any], kind: str) -> list[Point]:
-    """Polygon vertices, or the on-curve points of a path (quadratic segments sampled at t = 0.5)."""
-    if kind == "polygon":
-        raw = obj.get("points") or []
-        return [(float(p["x"]), float(p["y"])) for p in raw if isinstance(p, Mapping)]
+    """Polygon vertices, or the on-curve points of a path (quadratic segments sampled at t = 0.5).
+
+    A point that is not a pair of finite numbers makes the whole object junk (no points): the browser
+    sends what it likes, and a shape with a vertex dropped would be another shape.
+    """
+    try:
+        return _polygon_points(obj) if kind == "polygon" else _path_points(obj)
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def _polygon_points(obj: Mapping[str, Any]) -> list[Point]:
+    raw = obj.get("points") or []
+    return [(_finite(p["x"]), _finite(p["y"])) for p in raw if isinstance(p, Mapping)]
+
+
+def _path_points(obj: Mapping[str, Any]) -> list[Point]:
     points: list[Point] = []
     for command in obj.get("path") or []:
         if not isinstance(command, Sequence) or len(command) < 3:
             continue
         if command[0] == "Q" and len(command) == 5 and points:
-            (x0, y0), cx, cy, x1, y1 = points[-1], *map(float, command[1:5])
+            (x0, y0), cx, cy, x1, y1 = points[-1], *map(_finite, command[1:5])
             points += [(0.25 * x0 + 0.5 * cx + 0.25 * x1, 0.25 * y0 + 0.5 * cy + 0.25 * y1), (x1, y1)]
         else:
-            points.append((float(command[-2]), float(command[-1])))
+            points.append((_finite(command[-2]), _finite(command[-1])))
     return points
+
+
+def _finite(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"not a finite coordinate: {str(value)[:32]!r}")
+    return float(value)
 
 
 def placed(obj: Mapping[str, Any], points: list[Point], *, centred: bool = False) -> list[Point]:

@@ -152,6 +152,23 @@ def test_browser_shapes_become_frame_pixel_geometry() -> None:
         assert checked_geometry(shape, geometry, 112, 112) == geometry
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [
+        {"type": "polygon", "points": [{"y": 1}, {"x": 5, "y": 5}, {"x": 9, "y": 1}]},
+        {"type": "polygon", "points": [{"x": "a", "y": 1}, {"x": 5, "y": 5}, {"x": 9, "y": 1}]},
+        {"type": "polygon", "points": [{"x": True, "y": 1}, {"x": 5, "y": 5}, {"x": 9, "y": 1}]},
+        {"type": "path", "path": [["M", 1, 1], ["Q", None, 2, 3, 4]]},
+        {"type": "path", "path": [["M", 1, 1], ["L", "NaN", 2]]},
+        {"type": "path", "path": [["M", 1, 1], ["L", float("inf"), 2]]},
+    ],
+)
+def test_junk_a_browser_could_send_is_left_out_not_a_crash(junk: dict[str, Any]) -> None:
+    rect = {"type": "rect", "left": 0, "top": 0, "width": 10, "height": 10, "originX": "left"}
+    shapes = regions_from_drawing({"objects": [junk, rect]}, Scale(1.0, 1.0), Pattern.B_LINES)
+    assert [shape for _, shape, _ in shapes] == [Shape.RECT]
+
+
 STORED: list[tuple[Pattern, Shape, dict[str, Any]]] = [
     (Pattern.B_LINES, Shape.RECT, {"x": 12.25, "y": 3.5, "w": 40.75, "h": 18.0}),
     (Pattern.CONSOLIDATION, Shape.POLYGON, {"points": [[5.5, 40.0], [60.0, 42.25], [30.0, 63.0]]}),
