@@ -22,6 +22,10 @@ from reviewer.study_base import row_id
 from reviewer.vocab import Pattern, Probe, TagSource
 
 MAX_COMMENT = 2000
+NO_UNLABEL = (
+    "A class, once given, cannot be taken away (the label history keeps every decision): choose the class "
+    "this video should have and say why."
+)
 STALE_FORM = (
     "Someone saved this video's annotation after you opened the form, so nothing was saved. "
     "Reload the form to see what is stored now, then make your changes again."
@@ -86,12 +90,15 @@ def save_annotation(
 
     Raises:
         StaleAnnotationError: when the stored values are no longer the ones the form was opened with.
-        AnnotationError: for unknown values, an overlong comment or a label change without reason.
+        AnnotationError: for unknown values, an overlong comment, a label change without reason or
+            a label taken away (a class, once given, can only be changed).
     """
     probe, patterns, comment = _checked(form)
     video = video_or_error(session=session, video_id=loaded.video_id)
     if annotation_state(session=session, video_id=loaded.video_id, user_id=actor_id) != loaded:
         raise StaleAnnotationError(STALE_FORM)
+    if form.label is None and video.label is not None:
+        raise AnnotationError(NO_UNLABEL)
     changed: list[str] = []
     if form.label is not None and form.label != video.label:  # a first label is set, others change
         change_label(

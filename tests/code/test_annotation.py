@@ -109,6 +109,18 @@ def test_a_failure_after_the_label_rolls_the_whole_action_back(
         label(engine, 404, "viral", people["ann"], reason="r")
 
 
+def test_a_label_cannot_be_taken_away_and_a_refused_save_writes_nothing(
+    engine: Engine, people: dict[str, int], video_id: int
+) -> None:
+    label(engine, video_id, "covid", people["ann"], reason=None, action="set")
+    loaded = opened(engine, video_id, people["ann"])
+    before = (rows(engine, VideoLabel), rows(engine, AuditLog))
+    with pytest.raises(AnnotationError, match="cannot be taken away"):
+        save(engine, people["ann"], as_shown(loaded, label=None, comment="unsure now"), loaded)
+    assert (rows(engine, VideoLabel), rows(engine, AuditLog)) == before
+    assert opened(engine, video_id, people["ann"]) == loaded  # the comment was not saved either
+
+
 def test_keeping_ones_own_label_is_no_approval_and_it_still_waits_for_review(
     engine: Engine, people: dict[str, int], video_id: int
 ) -> None:
