@@ -20,9 +20,9 @@ from reviewer.vocab import Role
 
 STUDY_PARAM = "study"
 STATE_MARKS = {True: "finished", False: "draft", None: "not started"}
+# The video on screen is marked as such, not by its state: its first autosave redraws only the form,
+# so a state would read "not started" while the expert answers it (the form says what is saved).
 HERE_MARK = "this video"
-"""The video on screen is marked as such, not by its state: its first autosave redraws only the form,
-so a state would read "not started" while the expert answers it (the form says what is saved)."""
 HEADER_COLUMNS = (3, 1)  # title and progress wide, the jump list narrow
 INSTRUCTIONS = "Instructions for this study"
 

@@ -16,10 +16,10 @@ from reviewer.relabel_strategies import Strategy
 from reviewer.relabel_view import ItemView, ViewError, item_view
 from reviewer.vocab import LusClass
 
+# A refusal shown at the top of the page after a rerun (e.g. someone else resolved the item first).
 REFUSAL_KEY = "queue_refusal"
-"""A refusal shown at the top of the page after a rerun (e.g. someone else resolved the item first)."""
+# A decision the services refused that the annotator can fix in the form (e.g. a missing reason).
 PROBLEM_KEY = "queue_problem"
-"""A decision the services refused that the annotator can fix in the form (e.g. a missing reason)."""
 PROBABILITY = "Probability"
 NOT_STORED = "not stored"
 LAYOUT = (3, 2)  # media wider than the facts and decision column

@@ -28,8 +28,8 @@ from reviewer.review_form import missing_fields
 CURRENT = "review_current"
 STUDY = "review_study"
 POSITION = "review_position"
+# A gap between two saves longer than this counts as this long: the expert was away, not reading.
 IDLE_AFTER_S = 300.0
-"""A gap between two saves longer than this counts as this long: the expert was away, not reading."""
 WIDGETS = {
     "class_guess": "review_class_guess",
     "patterns_visible": "review_visible",

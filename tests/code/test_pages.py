@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,27 @@ def test_deactivating_an_account_ends_the_sessions_it_already_has(home: Settings
     at.run()
     assert [warning.value for warning in at.warning] == [SESSION_ENDED]
     assert VIEWER_KEY not in at.session_state
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in PAGES.glob("*.py")), ids=str)
+def test_no_page_module_holds_a_bare_string_that_streamlit_magic_would_show(script: str) -> None:
+    """Streamlit writes every bare expression of a page script on the page ("magic"), strings too.
+
+    An attribute docstring under a constant reads as documentation in a module, but on a page it is
+    text every user sees. Exempt, as magic exempts them: the module's and functions' docstrings, and
+    class bodies (magic enters only their methods). Modules a page imports keep the same rule, since
+    code moves between them.
+    """
+    tree = ast.parse((PAGES / script).read_text(encoding="utf-8"))
+    exempt = {id(node) for node in tree.body[:1]}
+    for owner in ast.walk(tree):
+        if isinstance(owner, ast.FunctionDef | ast.AsyncFunctionDef):
+            exempt.add(id(owner.body[0]))
+        elif isinstance(owner, ast.ClassDef):
+            exempt.update(id(node) for node in owner.body)
+    shown = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and id(node) not in exempt
+    ]
+    assert shown == [], f"{script}: bare strings at lines {shown} would be shown (use # comments)"
