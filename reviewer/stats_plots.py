@@ -101,35 +101,42 @@ def highlight_ratio_figure(
     return figure.update_layout(title=title, yaxis={"range": [0, 1], "tickformat": ".0%"})
 
 
-def preference_figure(
-    result: PreferenceResult, *, per_video: VideoPreferenceResult | None = None
-) -> go.Figure:
-    """Answers preferring each CAM type or neither, with the p-value of the primary test in the title.
+def preference_figure(result: PreferenceResult) -> go.Figure:
+    """Answers preferring each CAM type or neither, with their exact binomial test in the title.
 
-    That is the per-video sign test when given; without it, the answers' own binomial test, whose
-    scope says whether its answers are independent.
+    Its ``scope`` says whether the answers are independent (one expert) or pooled (they are not).
     """
     if result.n_answers == 0:
         return message_figure(result.message or "no answers")
     counts = {"test-CAM": result.n_test, "train-CAM": result.n_train, "equal": result.n_equal}
+    test = f"binomial test, {result.scope}, equal answers excluded"
+    return _preference_bars(counts, "answers", f"Preferred CAM per answer{_tested(test, result.p_value)}")
+
+
+def video_preference_figure(result: VideoPreferenceResult) -> go.Figure:
+    """Videos by their experts' net preference, the unit of the primary sign test named in the title.
+
+    Tied videos lean neither way and are left out of the test, so the title counts the videos it used.
+    """
+    if result.n_videos == 0:
+        return message_figure(result.message or "no answers")
+    counts = {"test-CAM": result.n_test, "train-CAM": result.n_train, "tied": result.n_tied}
+    tied = f"; {result.n_tied} tied excluded" if result.n_tied else ""
+    test = f"sign test over {result.n_test + result.n_train} of {result.n_videos} videos{tied}"
+    return _preference_bars(counts, "videos", f"Preferred CAM per video{_tested(test, result.p_value)}")
+
+
+def _tested(test: str, p_value: float | None) -> str:
+    return "" if p_value is None else f" ({test}: p = {p_value:.3g})"
+
+
+def _preference_bars(counts: dict[str, int], unit: str, title: str) -> go.Figure:
+    """Bars of test-CAM, train-CAM and neither, each labelled with its share of all ``unit``."""
+    total = sum(counts.values())
     colors = [CAM_COLORS[CamKind.TEST.value], CAM_COLORS[CamKind.TRAIN.value], "#9d9d9d"]
-    shares = [f"{count / result.n_answers:.0%}" for count in counts.values()]
+    shares = [f"{count / total:.0%}" for count in counts.values()]
     figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=shares, marker_color=colors))
-    test = (
-        (_sign_test_scope(per_video), per_video.p_value)
-        if per_video is not None
-        else (f"binomial test, {result.scope}, equal answers excluded", result.p_value)
-    )
-    tested = "" if test[1] is None else f" ({test[0]}: p = {test[1]:.3g})"
-    figure.update_layout(title=f"Preferred CAM{tested}", yaxis_title="answers")
-    return figure
-
-
-def _sign_test_scope(per_video: VideoPreferenceResult) -> str:
-    """The videos the sign test used: the tied ones lean neither way and are not among them."""
-    decided = per_video.n_test + per_video.n_train
-    tied = f"; {per_video.n_tied} tied excluded" if per_video.n_tied else ""
-    return f"sign test over {decided} of {per_video.n_videos} videos{tied}"
+    return figure.update_layout(title=title, yaxis_title=unit)
 
 
 def peak_figure(peaks: pd.DataFrame) -> go.Figure:

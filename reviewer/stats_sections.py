@@ -104,7 +104,10 @@ def _tests(stats: StudyStatistics) -> Section:
             ),
             ("Experts disagreeing on the preferred CAM", table([paired.disagreement])),
         ],
-        [stats_plots.preference_figure(paired.preference_pooled, per_video=paired.preference)],
+        [
+            stats_plots.video_preference_figure(paired.preference),
+            stats_plots.preference_figure(paired.preference_pooled),
+        ],
     )
 
 

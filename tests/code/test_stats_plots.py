@@ -25,6 +25,7 @@ from reviewer.stats_plots import (
     score_bar_figure,
     score_distribution_figure,
     time_figure,
+    video_preference_figure,
 )
 from reviewer.stats_preference import preference_by_video, preference_test
 from reviewer.stats_scores import summarize_scores
@@ -80,7 +81,7 @@ def test_preference_confusion_and_time_figures() -> None:
     assert list(times.data[0].y) == [10.0, 10.0, 10.0]
 
 
-def test_preference_title_counts_only_the_videos_the_sign_test_used() -> None:
+def test_preference_figures_count_in_the_unit_of_their_test() -> None:
     answers = unblind(
         [
             answer(1, 10, train=1, test=3, prefer="test"),
@@ -88,8 +89,14 @@ def test_preference_title_counts_only_the_videos_the_sign_test_used() -> None:
             answer(3, 12, train=1, test=1, prefer="equal"),  # a tie: leans neither way
         ]
     )
-    figure = preference_figure(preference_test(answers), per_video=preference_by_video(answers))
-    assert "sign test over 2 of 3 videos; 1 tied excluded: p = 0.5)" in figure.layout.title.text
+    figure = video_preference_figure(preference_by_video(answers))
+    assert list(figure.data[0].x) == ["test-CAM", "train-CAM", "tied"]
+    assert list(figure.data[0].y) == [2, 0, 1] and figure.layout.yaxis.title.text == "videos"
+    assert figure.layout.title.text == (
+        "Preferred CAM per video (sign test over 2 of 3 videos; 1 tied excluded: p = 0.5)"
+    )
+    per_answer = preference_figure(preference_test(answers))
+    assert per_answer.layout.yaxis.title.text == "answers" and "binomial test" in per_answer.layout.title.text
 
 
 def test_location_figures() -> None:
