@@ -11,7 +11,7 @@ import streamlit as st
 
 from pages.common import class_name, plain, require_role, unit_of_work
 from reviewer.stats_data import CAM_TYPES
-from reviewer.stats_export import html_report, statistics_text, tidy_csv
+from reviewer.stats_export import export_stem, html_report, statistics_text, tidy_csv
 from reviewer.stats_plots import readable
 from reviewer.stats_records import StudyData, analysable_studies, load_study_data
 from reviewer.stats_report import Filters, StudyStatistics, compute_statistics
@@ -99,7 +99,7 @@ def _statistics(data: StudyData, filters: Filters) -> StudyStatistics:
 
 def _downloads(stats: StudyStatistics) -> None:
     """The three exports, each made only when its button is clicked (the HTML report is several MB)."""
-    stem = "".join(c if c.isalnum() else "_" for c in stats.data.name)
+    stem = export_stem(stats)
     for column, (label, make, suffix, mime, icon) in zip(st.columns(len(EXPORTS)), EXPORTS, strict=True):
         column.download_button(
             label,
@@ -143,6 +143,8 @@ study = _pick_study(viewer.id, viewer.role is Role.ADMIN)
 if study is None:
     st.page_link("browse.py", label="Meanwhile, browse all videos", icon=":material/video_library:")
     st.stop()
+if study.description:  # e.g. that the answers are simulated: it must not pass unnoticed
+    st.info(plain(study.description), icon=":material/info:")
 results = _statistics(study, _filters(study))
 _downloads(results)
 _show(results)

@@ -42,11 +42,13 @@ CSV_COLUMNS = {
     "seconds_spent": "seconds_spent",
 }
 READABLE = ("label", "predicted", "class_guess")
+MAX_STEM = 120  # file systems take 255 bytes; leave room for the suffix and a browser's "(1)"
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; }
 .warning { background: #fff3cd; border: 1px solid #e0c060; padding: 0.75rem; }
+.description { white-space: pre-wrap; border-left: 3px solid #999; padding-left: 0.75rem; }
 """
 
 
@@ -83,6 +85,8 @@ def html_report(stats: StudyStatistics) -> str:
     data = stats.data
     parts = [f"<h1>Study {html.escape(data.name)}: statistics</h1>"]
     parts.append(f"<p>Run {data.run_id} · state {html.escape(data.state)} · {_filters(stats)}</p>")
+    if data.description:
+        parts.append(f'<p class="description">{html.escape(data.description)}</p>')
     parts += [f'<p class="warning">{html.escape(m)}</p>' for m in stats.messages]
     plotly_js = True  # embed plotly.js with the first chart only
     for section in report_sections(stats):
@@ -104,6 +108,22 @@ def html_report(stats: StudyStatistics) -> str:
 def _cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Numbers to four significant digits and undefined values blank, as a reader wants them printed."""
     return frame.map(lambda v: "" if v is None else f"{v:.4g}" if isinstance(v, float) else v)
+
+
+def export_stem(stats: StudyStatistics) -> str:
+    """A file name stem naming the study and any filter: a filtered export is never taken for the whole.
+
+    Only letters, digits and ``_`` (every other character becomes ``_``), at most ``MAX_STEM`` long.
+    """
+    parts = [stats.data.name]
+    for name, values in (
+        ("experts", stats.filters.experts),
+        ("classes", stats.filters.classes),
+        ("cam", stats.filters.cam_types),
+    ):
+        if values:
+            parts.append(f"{name}-{'-'.join(values)}")
+    return "_".join("".join(c if c.isalnum() else "_" for c in part) for part in parts)[:MAX_STEM]
 
 
 def _filters(stats: StudyStatistics) -> str:

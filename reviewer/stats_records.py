@@ -57,6 +57,8 @@ class StudyData:
     peaks: pd.DataFrame
     run_metrics: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    description: str = ""
+    """The administrator's text for the study's experts (e.g. that its answers are simulated)."""
 
 
 def analysable_studies(*, session: Session, viewer_id: int, include_open: bool = False) -> list[StudyChoice]:
@@ -103,6 +105,7 @@ def load_study_data(
         peaks=peak_frame(_peaks(session, items, labels)),
         run_metrics=dict(run.metrics) if run is not None else {},
         notes=tuple(notes),
+        description=study.description,
     )
 
 

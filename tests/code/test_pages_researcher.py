@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from db.models import Study
 from db.session import session_scope
 from pages.common import VIEWER_KEY
 from reviewer.settings import Settings
@@ -61,6 +62,14 @@ def test_closed_study_shows_every_section_and_the_exports(home: Settings, engine
     }
     with pytest.raises(KeyError):
         at.checkbox(key="stats_preview")  # researchers cannot preview open studies
+
+
+def test_the_studys_description_is_shown_above_its_numbers(home: Settings, engine: Engine) -> None:
+    world = answered_study(engine, n_videos=3, experts=2)
+    with session_scope(engine) as session:
+        session.get_one(Study, world.study_id).description = "Simulated answers: *no person* gave them."
+    at = page(world.researcher, Role.RESEARCHER)
+    assert [i.value.replace("\\", "") for i in at.info] == ["Simulated answers: *no person* gave them."]
 
 
 def test_the_answer_count_is_first_reads_and_names_the_rereads(home: Settings, engine: Engine) -> None:

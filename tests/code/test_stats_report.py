@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 
 from db.session import session_scope
 from reviewer.metrics import FoldPredictions, evaluate
-from reviewer.stats_export import CSV_COLUMNS, html_report, statistics_text, tidy_csv
+from reviewer.stats_export import CSV_COLUMNS, export_stem, html_report, statistics_text, tidy_csv
 from reviewer.stats_json import statistics_json
 from reviewer.stats_locations import peak_frame
 from reviewer.stats_records import StudyData, load_study_data
@@ -115,6 +116,18 @@ def test_html_report_is_self_contained_with_every_chart(two_experts: StudyData) 
     assert "plotly.js v" in report, "plotly.js is embedded in the file"
     assert "Wilcoxon signed-rank test" in report and "pairs not independent" in report
     assert "both, pooled (secondary)" in report
+
+
+def test_the_studys_description_heads_the_report_and_a_filtered_export_says_so_in_its_name(
+    two_experts: StudyData,
+) -> None:
+    simulated = replace(two_experts, description="Answers are simulated: <no person> gave them.")
+    assert '<p class="description">Answers are simulated: &lt;no person&gt; gave them.</p>' in html_report(
+        compute(simulated)
+    )
+    assert export_stem(compute(two_experts)) == "Pilot_study"
+    narrowed = compute(two_experts, Filters(experts=("Dr. Expert 1",), cam_types=("test",)))
+    assert export_stem(narrowed) == "Pilot_study_experts_Dr__Expert_1_cam_test"
 
 
 def test_filters_narrow_the_answers(two_experts: StudyData) -> None:
