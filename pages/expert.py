@@ -103,8 +103,9 @@ def _review(user: Viewer, study_id: int) -> None:
     st.session_state[POSITION] = position
     load(item)
     _header((study_id, position), names.get(study_id, ""), states)
-    if description:  # long instructions can be folded away while judging
-        with st.expander(INSTRUCTIONS, expanded=True, icon=":material/info:"):
+    if description:  # open until the first answer; then folded, so the scores fit on a laptop screen
+        started = any(state is not None for state in states)
+        with st.expander(INSTRUCTIONS, expanded=not started, icon=":material/info:"):
             _describe(description)
     show_player(media)
     answer_form()

@@ -107,7 +107,7 @@ if not runs:
 run_col, strategy_col, build_col = st.columns(CONTROL_WIDTHS, vertical_alignment="bottom")
 run_id = run_col.selectbox("Model run", list(runs), format_func=lambda r: _run_name(runs[r]), key=RUN_KEY)
 strategy = strategy_col.selectbox("Strategy", STRATEGIES, format_func=lambda s: s.label, key=STRATEGY_KEY)
-st.caption(strategy.explanation)
+st.caption(f"Videos come first where: {strategy.explanation[0].lower()}{strategy.explanation[1:]}")
 with unit_of_work() as session:
     progress = queue_progress(session=session, run_id=run_id, strategy=strategy)
 build_label = "Re-rank (keeps decisions)" if progress.total else "Rank videos"

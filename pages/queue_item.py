@@ -147,7 +147,10 @@ def show_item(item_id: int, strategy: Strategy, viewer: Viewer, *, total: int) -
         st.error(str(exc), icon=":material/error:")
         return
     st.subheader(plain(view.display_name), anchor=False, divider="gray")
-    st.caption(f"Place {view.rank + 1} of {total} by {strategy.label.lower()} · score {view.score:.3f}")
+    st.caption(
+        f"Place {view.rank + 1} of {total} by {strategy.label.lower()} · ranking score {view.score:.3f} "
+        "(the higher, the earlier; first in the queue means least like the rest, not necessarily unsure)"
+    )
     media, facts = st.columns(LAYOUT, gap="large")
     with media:
         video_tab, cam_tab = st.tabs(["Video", "CAM overlay"])

@@ -116,7 +116,9 @@ def _actions(study: StudySummary) -> None:
             st.session_state[CONFIRM_KEY] = study.id
             st.rerun()
         return
-    st.warning(question.format(name=plain(study.name)), icon=":material/warning:")
+    done_items, all_items = sum(e.done for e in study.experts), sum(e.items for e in study.experts)
+    answered = f" {done_items} of {all_items} answers are in." if study.state == StudyState.OPEN else ""
+    st.warning(question.format(name=plain(study.name)) + answered, icon=":material/warning:")
     yes, no = st.columns(2)
     if no.button("Cancel", key="studies_move_cancel"):
         st.session_state.pop(CONFIRM_KEY)

@@ -125,7 +125,11 @@ def _agreement(stats: StudyStatistics) -> Section:
         "Weighted (quadratic) Cohen's kappa per pair and ordinal Krippendorff's alpha over all experts, "
         "within each CAM type, with 95% bootstrap intervals that resample whole videos. Pooled over both "
         "CAM types, experts who agree only that one CAM type scores lower than the other look in strong "
-        "agreement, so the pooled rows are secondary.",
+        "agreement, so the pooled rows are secondary. The two measures can differ widely on the same "
+        "answers: quadratic kappa weighs disagreements by their squared distance and is judged against "
+        "each rater's own spread, while ordinal alpha ranks the scores, so when most scores pile up on a "
+        "few values, ties and one-step differences weigh heavily in alpha. Read the intervals, not only "
+        "the points.",
         [
             ("Cohen's kappa per pair", agreement_table(stats.kappa)),
             ("Krippendorff's alpha", agreement_table(stats.alpha)),
@@ -182,7 +186,10 @@ def _guesses(stats: StudyStatistics) -> Section:
     return Section(
         "Expert versus label versus model",
         "Experts' class guesses against the video labels and the ensemble's predictions, and the "
-        "ensemble itself on the same videos.",
+        "ensemble itself on the same videos. A study made of the videos the ensemble classified "
+        "correctly (the paper's choice, and the default) gives the model an accuracy of 1 here by "
+        "construction, and guesses against the prediction then equal guesses against the label; the "
+        "model's own accuracy is on the Models page.",
         [
             ("Accuracy of class guesses", table(stats.guesses, drop=["confusion"])),
             ("Model on the study videos", table([stats.model])),

@@ -356,6 +356,10 @@ def test_the_description_is_shown_as_typed_in_the_list_and_above_the_review(
     assert [e.label for e in at.expander] == ["Instructions for this study"]
     assert [t.value for t in at.expander[0].text] == [typed]
     assert not any(typed in m.value or "B-lines" in m.value for m in at.markdown)
+    assert at.expander[0].proto.expanded  # open until the first answer
+    save(engine, world, 0, FULL, expected=None)
+    at = page(world.experts[0], study=world.study_id)
+    assert not at.expander[0].proto.expanded  # then folded, so that the scores fit on the screen
 
 
 def test_a_deactivated_expert_can_no_longer_save_from_an_open_page(

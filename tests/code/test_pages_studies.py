@@ -130,6 +130,7 @@ def test_create_open_close_and_the_key_only_after_closing(engine: Engine, world:
 
     at.button(key="studies_move").click().run()
     assert "Close **Pilot**?" in at.warning[0].value
+    assert at.warning[0].value.endswith("0 of 18 answers are in.")  # what closing would freeze
     at.button(key="studies_move_confirm").click().run()
     assert state(engine) == "closed" and at.success[0].value == "Study **Pilot** closed."
     assert warm_job(1) is warming  # closing warms nothing
